@@ -1,0 +1,23 @@
+"""`vectrond --role ...` argument handling (no processes started)."""
+
+from __future__ import annotations
+
+from click.testing import CliRunner
+
+from vectron.daemon import main, parse_roles
+
+
+def test_roles_not_built_yet_get_a_clear_error() -> None:
+    for role in ("gateway", "all", "auth,worker"):
+        result = CliRunner().invoke(main, ["--role", role])
+        assert result.exit_code == 2 and "not built yet" in result.output, result.output
+    result = CliRunner().invoke(main, ["--role", "auht"])
+    assert result.exit_code == 2 and "unknown role" in result.output
+    assert parse_roles(" Auth ") == ["auth"]
+
+
+def test_a_group_without_a_shared_secret_is_refused(tmp_path, monkeypatch) -> None:
+    monkeypatch.delenv("VECTRON_AUTH_JWT_SECRET", raising=False)
+    result = CliRunner().invoke(main, ["--role", "auth", "--data-dir", str(tmp_path), "--peers", "127.0.0.1:1"])
+    assert result.exit_code == 2 and "JWT secret" in result.output
+    assert not (tmp_path / "auth" / "auth-jwt-secret").exists()
