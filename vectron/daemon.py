@@ -109,3 +109,7 @@ def main(
     while not stop.wait(1.0):
         pass
     node.stop()
+
+
+if __name__ == "__main__":
+    main()
