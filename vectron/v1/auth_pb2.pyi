@@ -221,12 +221,14 @@ class RevokeKeyCmd(_message.Message):
     def __init__(self, user_id: _Optional[str] = ..., key_id: _Optional[str] = ..., revoked_at_ms: _Optional[int] = ...) -> None: ...
 
 class RevokeSessionCmd(_message.Message):
-    __slots__ = ("jti", "expires_at_ms")
+    __slots__ = ("jti", "expires_at_ms", "now_ms")
     JTI_FIELD_NUMBER: _ClassVar[int]
     EXPIRES_AT_MS_FIELD_NUMBER: _ClassVar[int]
+    NOW_MS_FIELD_NUMBER: _ClassVar[int]
     jti: str
     expires_at_ms: int
-    def __init__(self, jti: _Optional[str] = ..., expires_at_ms: _Optional[int] = ...) -> None: ...
+    now_ms: int
+    def __init__(self, jti: _Optional[str] = ..., expires_at_ms: _Optional[int] = ..., now_ms: _Optional[int] = ...) -> None: ...
 
 class AuthCommand(_message.Message):
     __slots__ = ("create_user", "delete_user", "create_key", "revoke_key", "revoke_session")

@@ -121,3 +121,19 @@ def test_snapshot_restore_round_trip(tmp_path: pathlib.Path, group: InMemoryGrou
         assert decode_result(other.apply(Entry(other.applied_index() + 1, None, key_cmd("u1", "k2")))).key.key_id == "k2"
     finally:
         other.close()
+
+
+def test_revoked_sessions_are_forgotten_once_expired(group: InMemoryGroup) -> None:
+    def revoke(jti: str, exp: int, now: int) -> None:
+        cmd = auth_pb2.AuthCommand(revoke_session=auth_pb2.RevokeSessionCmd(jti=jti, expires_at_ms=exp, now_ms=now))
+        assert result(group.propose(cmd.SerializeToString())).ok
+
+    revoke("a", 100, 0)
+    revoke("b", 300, 0)
+    revoke("c", 200, 0)
+    revoked = lambda: group.fsm.read(lambda s, t: [j for j in "abcd" if s.session_revoked(t, j)])  # noqa: E731
+    assert revoked() == ["a", "b", "c"]
+    revoke("d", 1000, 250)  # a and c expired before 250
+    assert revoked() == ["b", "d"]
+    revoke("e", 2000, 5000)
+    assert revoked() == []

@@ -74,6 +74,7 @@ def _revoke_key(store: AuthStorage, txn: lmdb.Transaction, cmd: auth_pb2.RevokeK
 
 def _revoke_session(store: AuthStorage, txn: lmdb.Transaction, cmd: auth_pb2.RevokeSessionCmd) -> auth_pb2.AuthResult:
     store.revoke_session(txn, cmd.jti, cmd.expires_at_ms)
+    store.prune_revoked_sessions(txn, cmd.now_ms)
     return auth_pb2.AuthResult(ok=True)
 
 

@@ -196,7 +196,9 @@ class AuthService:
         """Revoke this session's token (until it would have expired anyway)."""
         self._propose(
             auth_pb2.AuthCommand(
-                revoke_session=auth_pb2.RevokeSessionCmd(jti=session.jti, expires_at_ms=session.expires_at * 1000)
+                revoke_session=auth_pb2.RevokeSessionCmd(
+                    jti=session.jti, expires_at_ms=session.expires_at * 1000, now_ms=_now_ms(self._clock)
+                )
             )
         )
 

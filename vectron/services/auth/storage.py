@@ -10,6 +10,7 @@ table              key                             value
 ``auth.keys``      key id (the key's public prefix) ``APIKeyRecord``
 ``auth.user_keys`` user id ``/`` key id            empty
 ``auth.sessions``  revoked session id (jti)        expiry (unix ms, u64)
+``auth.session_exp`` expiry (u64) + jti            empty (prunes expired revocations)
 =================  ==============================  =====================
 
 Every lookup is a point read or a prefix range read of one user's entries:
@@ -37,7 +38,8 @@ USER_IDS = b"auth.user_ids"
 KEYS = b"auth.keys"
 USER_KEYS = b"auth.user_keys"
 SESSIONS = b"auth.sessions"
-TABLES = (USERS, USER_IDS, KEYS, USER_KEYS, SESSIONS)
+SESSION_EXP = b"auth.session_exp"
+TABLES = (USERS, USER_IDS, KEYS, USER_KEYS, SESSIONS, SESSION_EXP)
 
 _SEP = b"/"
 _U64 = struct.Struct(">Q")
@@ -152,7 +154,27 @@ class AuthStorage:
 
     # -- revoked sessions --------------------------------------------------------------
     def revoke_session(self, txn: lmdb.Transaction, jti: str, expires_at_ms: int) -> None:
-        txn.put(jti.encode(), _U64.pack(max(0, expires_at_ms)), db=self._db(SESSIONS))
+        exp = _U64.pack(max(0, expires_at_ms))
+        txn.put(jti.encode(), exp, db=self._db(SESSIONS))
+        txn.put(exp + jti.encode(), b"", db=self._db(SESSION_EXP))
+
+    def prune_revoked_sessions(self, txn: lmdb.Transaction, now_ms: int, *, limit: int = 100) -> int:
+        """Forget up to ``limit`` revocations of tokens that expired before ``now_ms``."""
+        cursor = txn.cursor(db=self._db(SESSION_EXP))
+        done = 0
+        if not cursor.first():
+            return 0
+        while done < limit:
+            k = bytes(cursor.key())
+            if _U64.unpack(k[:8])[0] >= now_ms:
+                break
+            txn.delete(k[8:], db=self._db(SESSIONS))
+            done += 1
+            if not cursor.delete():
+                break
+            if not cursor.key():  # at the end
+                break
+        return done
 
     def session_revoked(self, txn: lmdb.Transaction, jti: str) -> bool:
         return bool(jti) and txn.get(jti.encode(), db=self._db(SESSIONS)) is not None
