@@ -1,0 +1,114 @@
+"""A small client of the gRPC AuthService for other services (the gateway).
+
+Calls any of the auth nodes given, moving to the next one when a node is
+unavailable; errors come back as the same vectron.errors the server raised.
+``AuthClient.validate_api_key`` fits :class:`~vectron.services.auth.api_keys.ApiKeyCache`::
+
+    client = AuthClient(["127.0.0.1:7501", "127.0.0.1:7502", "127.0.0.1:7503"])
+    keys = ApiKeyCache(client.validate_api_key, ttl=5.0)
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
+
+import grpc
+
+from vectron.errors import Unavailable
+from vectron.services.auth.model import ApiKeyInfo, CreatedKey, KeyValidation, LoginResult, User
+from vectron.services.grpc_errors import error_from_rpc_error
+from vectron.v1 import auth_pb2, auth_pb2_grpc
+
+__all__ = ["AuthClient"]
+
+T = TypeVar("T")
+_FAILOVER = {grpc.StatusCode.UNAVAILABLE}
+
+
+class AuthClient:
+    def __init__(self, addresses: Sequence[str], *, timeout: float = 10.0) -> None:
+        if not addresses:
+            raise ValueError("give at least one auth node address")
+        self._channels = [grpc.insecure_channel(a) for a in addresses]
+        self._stubs = [auth_pb2_grpc.AuthServiceStub(c) for c in self._channels]
+        self._timeout = timeout
+        self._next = 0
+        self._lock = threading.Lock()
+
+    def close(self) -> None:
+        for channel in self._channels:
+            channel.close()
+
+    def __enter__(self) -> AuthClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _call(self, fn: Callable[[auth_pb2_grpc.AuthServiceStub, float], T]) -> T:
+        deadline = time.monotonic() + self._timeout
+        with self._lock:
+            start = self._next
+        last: grpc.RpcError | None = None
+        for attempt in range(3 * len(self._stubs)):
+            i = (start + attempt) % len(self._stubs)
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                break
+            try:
+                out = fn(self._stubs[i], remaining)
+                with self._lock:
+                    self._next = i
+                return out
+            except grpc.RpcError as exc:
+                if exc.code() not in _FAILOVER:
+                    raise error_from_rpc_error(exc) from None
+                last = exc
+                time.sleep(min(0.05 * (attempt + 1), 0.5))
+        if last is not None:
+            raise error_from_rpc_error(last) from None
+        raise Unavailable("no auth node answered in time")
+
+    @staticmethod
+    def _md(token: str) -> list[tuple[str, str]]:
+        return [("authorization", f"Bearer {token}")]
+
+    def register_user(self, email: str, password: str) -> User:
+        req = auth_pb2.RegisterUserRequest(email=email, password=password)
+        return User.from_proto(self._call(lambda s, t: s.RegisterUser(req, timeout=t)).user)
+
+    def login(self, email: str, password: str) -> LoginResult:
+        req = auth_pb2.LoginRequest(email=email, password=password)
+        r = self._call(lambda s, t: s.Login(req, timeout=t))
+        return LoginResult(token=r.token, expires_at_ms=r.expires_at_ms, user=User.from_proto(r.user))
+
+    def get_user_profile(self, token: str) -> User:
+        req = auth_pb2.GetUserProfileRequest()
+        return User.from_proto(self._call(lambda s, t: s.GetUserProfile(req, metadata=self._md(token), timeout=t)).user)
+
+    def create_api_key(self, token: str, name: str, plan: str = "", scope: str = "") -> CreatedKey:
+        req = auth_pb2.CreateAPIKeyRequest(name=name, plan=plan, scope=scope)
+        r = self._call(lambda s, t: s.CreateAPIKey(req, metadata=self._md(token), timeout=t))
+        return CreatedKey(key=r.key, info=ApiKeyInfo.from_proto(r.info))
+
+    def list_api_keys(self, token: str) -> list[ApiKeyInfo]:
+        req = auth_pb2.ListAPIKeysRequest()
+        r = self._call(lambda s, t: s.ListAPIKeys(req, metadata=self._md(token), timeout=t))
+        return [ApiKeyInfo.from_proto(k) for k in r.keys]
+
+    def revoke_api_key(self, token: str, key_id: str) -> ApiKeyInfo:
+        req = auth_pb2.RevokeAPIKeyRequest(key_id=key_id)
+        return ApiKeyInfo.from_proto(self._call(lambda s, t: s.RevokeAPIKey(req, metadata=self._md(token), timeout=t)).info)
+
+    def validate_api_key(self, key: str) -> KeyValidation:
+        req = auth_pb2.ValidateAPIKeyRequest(key=key)
+        r: Any = self._call(lambda s, t: s.ValidateAPIKey(req, timeout=t))
+        if not r.valid:
+            return KeyValidation(valid=False)
+        info = ApiKeyInfo.from_proto(
+            auth_pb2.APIKeyInfo(key_id=r.key_id, user_id=r.user_id, plan=r.plan, limits=r.limits, scope=r.scope)
+        )
+        return KeyValidation(valid=True, user_id=r.user_id, key_id=r.key_id, plan=info.plan, scope=r.scope)
