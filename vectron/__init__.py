@@ -5,9 +5,12 @@ Embedded use::
     import vectron
     with vectron.open("./data") as store:
         col = store.create_collection("docs", dimension=384, distance="cosine")
+        col.upsert([1, 2], vectors, payloads=[{"lang": "en"}, {"lang": "fr"}])
+        hits = col.search(query, k=5, filter={"must": [{"key": "lang", "match": {"value": "en"}}]})
 """
 
 from vectron import errors
+from vectron.store import Collection, Record, ScoredPoint, Store, open
 
-__all__ = ["errors"]
+__all__ = ["Collection", "Record", "ScoredPoint", "Store", "errors", "open"]
 __version__ = "0.1.0"

@@ -1,0 +1,765 @@
+"""A collection: points in one LMDB environment, an HNSW index beside it.
+
+LMDB is the source of truth. Its sub-databases::
+
+    meta      config (JSON), version (u64, +1 per write transaction), next_label (u64)
+    ids       point id key -> label          labels    label -> point id key
+    vectors   label -> float32 bytes         payloads  label -> JSON bytes
+    free      labels of deleted points, re-used by later inserts
+    user      caller metadata written with a batch (a Raft FSM keeps its applied index here)
+
+A write batch runs in one LMDB write transaction and then updates the
+in-memory structures (HNSW index, payload indexes, live labels) under an
+exclusive lock; searches hold the shared side of that lock, so a search sees
+either all of a batch or none of it. Labels freed by a batch are re-used only
+by later batches, so an in-flight search never maps an old label to a new point.
+
+Threading: any number of threads may read and write; writes are serialised.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import math
+import os
+import pathlib
+import shutil
+import struct
+import threading
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, BinaryIO
+
+import lmdb
+import numpy as np
+
+from vectron.errors import (
+    DimensionMismatch,
+    InvalidArgument,
+    PayloadTooLarge,
+    StorageError,
+)
+from vectron.store.filters import Candidates, Filter, compile_filter
+from vectron.store.ids import PointId, check_ids, decode_id, decode_label, encode_id, encode_label
+from vectron.store.payload_index import INDEX_TYPES, FieldIndex
+from vectron.store.rwlock import RWLock
+from vectron.store.types import (
+    CollectionConfig,
+    Delete,
+    DeletePayloadKeys,
+    OverwritePayload,
+    Record,
+    ScoredPoint,
+    SetPayload,
+    Upsert,
+    WriteOp,
+)
+from vectron.store.vector_index import VectorIndex
+
+log = logging.getLogger(__name__)
+
+MAX_BATCH_POINTS = 10_000
+MAX_PAYLOAD_BYTES = 1 << 20
+MAX_K = 10_000
+MAX_EF = 100_000
+MAX_SCROLL_LIMIT = 10_000
+# A filtered search scores its candidates exactly when there are at most this many
+# (or this fraction of the collection); beyond that it walks the graph with the filter.
+BRUTE_FORCE_MIN = 4_096
+BRUTE_FORCE_FRACTION = 0.05
+_U64 = struct.Struct(">Q")
+_DBS = ("meta", "ids", "labels", "vectors", "payloads", "free", "user")
+
+
+def _dump_payload(payload: Any, field_name: str = "payloads") -> bytes:
+    if not isinstance(payload, dict):
+        raise InvalidArgument(f"a payload must be a JSON object, got {type(payload).__name__}", field=field_name)
+    try:
+        data = json.dumps(payload, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode("utf-8")
+    except (TypeError, ValueError) as exc:
+        raise InvalidArgument(f"payload is not valid JSON: {exc}", field=field_name) from None
+    if len(data) > MAX_PAYLOAD_BYTES:
+        raise PayloadTooLarge(f"payload is {len(data)} bytes; at most {MAX_PAYLOAD_BYTES}", field=field_name)
+    return data
+
+
+def _check_int(value: Any, name: str, lo: int, hi: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not lo <= value <= hi:
+        raise InvalidArgument(f"{name} must be an integer in [{lo}, {hi}], got {value!r}", field=name)
+    return int(value)
+
+
+@dataclass
+class _BatchEffects:
+    """What a committed batch changes in memory: final vector/payload per touched label."""
+
+    vectors: dict[int, np.ndarray | None] = field(default_factory=dict)
+    payloads: dict[int, dict[str, Any] | None] = field(default_factory=dict)
+    allocated: set[int] = field(default_factory=set)
+    freed: list[int] = field(default_factory=list)
+
+
+class Collection:
+    """Points of one dimension and distance, searchable by similarity. Obtain from ``Store``."""
+
+    def __init__(self, folder: pathlib.Path, *, durable: bool = True, map_size: int = 1 << 36) -> None:
+        self.folder = folder
+        self._durable = durable
+        self._map_size = map_size
+        self._write_mutex = threading.Lock()
+        self._rw = RWLock()
+        self._closed = False
+        self._open_env()
+        self._load_memory_state()
+
+    # ---------------------------------------------------------------- lifecycle
+
+    @classmethod
+    def create(cls, folder: pathlib.Path, config: CollectionConfig, **options: Any) -> "Collection":
+        """Initialise a new collection in the empty ``folder``."""
+        folder.mkdir(parents=True)
+        env = lmdb.open(str(folder), max_dbs=len(_DBS), map_size=options.get("map_size", 1 << 36))
+        try:
+            with env.begin(write=True) as txn:
+                meta = env.open_db(b"meta", txn=txn)
+                for name in _DBS[1:]:
+                    env.open_db(name.encode(), txn=txn)
+                txn.put(b"config", json.dumps(config.to_json()).encode(), db=meta)
+                txn.put(b"version", _U64.pack(0), db=meta)
+                txn.put(b"next_label", _U64.pack(0), db=meta)
+        finally:
+            env.close()
+        return cls(folder, **options)
+
+    def _open_env(self) -> None:
+        self._env = lmdb.open(
+            str(self.folder),
+            max_dbs=len(_DBS),
+            map_size=self._map_size,
+            sync=self._durable,
+            metasync=self._durable,
+            readahead=False,
+            max_readers=1024,
+            create=False,
+        )
+        self._db = {name: self._env.open_db(name.encode(), create=False) for name in _DBS}
+
+    def _load_memory_state(self) -> None:
+        """Read config and version, then load or rebuild the HNSW index and the payload indexes."""
+        with self._env.begin() as txn:
+            self.config = CollectionConfig.from_json(json.loads(txn.get(b"config", db=self._db["meta"])))
+            self._version = _U64.unpack(txn.get(b"version", db=self._db["meta"]))[0]
+            next_label = _U64.unpack(txn.get(b"next_label", db=self._db["meta"]))[0]
+            self._live = {decode_label(k) for k in txn.cursor(db=self._db["labels"]).iternext(values=False)}
+        cfg = self.config
+        index = VectorIndex.load(self.folder, cfg.dimension, cfg.distance, cfg.hnsw, self._version)
+        self._saved_version = self._version if index is not None else -1
+        self._index = index if index is not None else self._rebuild_index(next_label)
+        self._field_indexes = {key: self._build_field_index(key, kind) for key, kind in cfg.payload_indexes.items()}
+
+    def _rebuild_index(self, capacity: int) -> VectorIndex:
+        cfg = self.config
+        index = VectorIndex(cfg.dimension, cfg.distance, cfg.hnsw, capacity=capacity)
+        with self._env.begin() as txn:
+            labels: list[int] = []
+            chunks: list[bytes] = []
+            for key, value in txn.cursor(db=self._db["vectors"]):
+                labels.append(decode_label(key))
+                chunks.append(value)
+                if len(labels) == 10_000:
+                    index.add(np.array(labels), np.frombuffer(b"".join(chunks), np.float32).reshape(len(labels), -1))
+                    labels, chunks = [], []
+            if labels:
+                index.add(np.array(labels), np.frombuffer(b"".join(chunks), np.float32).reshape(len(labels), -1))
+        log.info("rebuilt the index of %s from LMDB (%d points)", cfg.name, len(index))
+        return index
+
+    def _build_field_index(self, key: str, index_type: str) -> FieldIndex:
+        index = FieldIndex(key, index_type)
+        with self._env.begin() as txn:
+            for label_key, data in txn.cursor(db=self._db["payloads"]):
+                index.update(decode_label(label_key), json.loads(data))
+        return index
+
+    def flush(self) -> None:
+        """Save the HNSW index now, so the next open loads it instead of rebuilding."""
+        with self._write_mutex, self._rw.read():
+            self._check_open()
+            self._save_index()
+
+    def _save_index(self) -> None:
+        if self._saved_version != self._version:
+            self._index.save(self.folder, self._version)
+            self._saved_version = self._version
+
+    def close(self) -> None:
+        """Save the index and close LMDB. Idempotent."""
+        with self._write_mutex, self._rw.write():
+            if self._closed:
+                return
+            try:
+                self._save_index()
+            finally:
+                self._env.close()
+                self._closed = True
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise StorageError(f"collection {self.config.name!r} is closed")
+
+    @property
+    def name(self) -> str:
+        return self.config.name
+
+    @property
+    def version(self) -> int:
+        """The LMDB state version: +1 for every committed write batch."""
+        return self._version
+
+    # ---------------------------------------------------------------- validation
+
+    def _check_vectors(self, vectors: Any, field_name: str) -> np.ndarray:
+        try:
+            arr = np.asarray(vectors, dtype=np.float32)
+        except (TypeError, ValueError) as exc:
+            raise InvalidArgument(f"vectors must be numeric arrays: {exc}", field=field_name) from None
+        if arr.ndim == 1 and arr.size == self.config.dimension and field_name == "vector":
+            arr = arr.reshape(1, -1)
+        if arr.ndim != 2 or arr.shape[1] != self.config.dimension:
+            shape = "x".join(map(str, arr.shape)) or "scalar"
+            raise DimensionMismatch(
+                f"expected vectors of dimension {self.config.dimension}, got an array of shape {shape}", field=field_name
+            )
+        if not np.isfinite(arr).all():
+            bad = int(np.argwhere(~np.isfinite(arr))[0][0])
+            raise InvalidArgument(f"vector {bad} has NaN or infinite components", field=field_name)
+        if self.config.distance == "cosine" and (np.linalg.norm(arr, axis=1) == 0).any():
+            raise InvalidArgument("a zero vector has no cosine similarity", field=field_name)
+        return np.ascontiguousarray(arr)
+
+    def _prepare(self, op: WriteOp) -> WriteOp:
+        """Validate one operation; returns it with canonical ids, vectors and encoded payloads."""
+        if isinstance(op, Upsert):
+            ids = check_ids(op.ids)
+            if len(ids) > MAX_BATCH_POINTS:
+                raise InvalidArgument(f"a batch holds at most {MAX_BATCH_POINTS} points, got {len(ids)}", field="ids")
+            vectors = self._check_vectors(op.vectors, "vectors")
+            if len(vectors) != len(ids):
+                raise InvalidArgument(f"{len(ids)} ids but {len(vectors)} vectors", field="vectors")
+            payloads = op.payloads if op.payloads is not None else [None] * len(ids)
+            if isinstance(payloads, (dict, str)) or len(payloads) != len(ids):
+                raise InvalidArgument("payloads must be a list with one JSON object (or null) per id", field="payloads")
+            encoded = [_dump_payload(p if p is not None else {}) for p in payloads]
+            return Upsert(ids, vectors, encoded)  # type: ignore[arg-type]
+        if isinstance(op, Delete):
+            if (op.ids is None) == (op.filter is None):
+                raise InvalidArgument("delete takes either ids or a filter", field="ids")
+            if op.ids is not None:
+                return Delete(ids=check_ids(op.ids, unique=False))
+            compile_filter(op.filter)
+            return op
+        if isinstance(op, (SetPayload, OverwritePayload)):
+            _dump_payload(op.payload, "payload")
+            return type(op)(check_ids(op.ids, unique=False), op.payload)
+        if isinstance(op, DeletePayloadKeys):
+            if not isinstance(op.keys, list) or not all(isinstance(k, str) and k for k in op.keys):
+                raise InvalidArgument("keys must be a list of non-empty strings", field="keys")
+            return DeletePayloadKeys(check_ids(op.ids, unique=False), list(op.keys))
+        raise InvalidArgument(f"unknown write operation {type(op).__name__}")
+
+    # ---------------------------------------------------------------- writes
+
+    def apply_batch(self, ops: Sequence[WriteOp], meta: Mapping[str, bytes | None] | None = None) -> list[int]:
+        """Apply ``ops`` and write ``meta`` (key -> bytes, None deletes) in one LMDB transaction.
+
+        All or nothing: a bad operation raises before anything changes. Returns,
+        per operation, the number of points it wrote or deleted. This is the hook
+        a Raft FSM drives: it keeps its applied index and request ids in ``meta``.
+        """
+        prepared = [self._prepare(op) for op in ops]
+        with self._write_mutex:
+            self._check_open()
+            effects = _BatchEffects()
+            try:
+                with self._env.begin(write=True) as txn:
+                    results = [self._apply_op(txn, op, effects) for op in prepared]
+                    for label in effects.freed:  # re-usable from the next batch on
+                        txn.put(encode_label(label), b"", db=self._db["free"])
+                    version = _U64.unpack(txn.get(b"version", db=self._db["meta"]))[0] + 1
+                    txn.put(b"version", _U64.pack(version), db=self._db["meta"])
+                    for key, value in (meta or {}).items():
+                        if value is None:
+                            txn.delete(key.encode(), db=self._db["user"])
+                        else:
+                            txn.put(key.encode(), value, db=self._db["user"])
+            except lmdb.Error as exc:
+                raise StorageError(f"write to {self.name!r} failed: {exc}") from exc
+            self._publish(effects, version)
+            return results
+
+    def _apply_op(self, txn: lmdb.Transaction, op: WriteOp, effects: _BatchEffects) -> int:
+        if isinstance(op, Upsert):
+            for pid, vector, payload in zip(op.ids, op.vectors, op.payloads):  # type: ignore[arg-type]
+                key = encode_id(pid)
+                found = txn.get(key, db=self._db["ids"])
+                if found is None:
+                    label = self._allocate_label(txn, effects)
+                    txn.put(key, encode_label(label), db=self._db["ids"])
+                    txn.put(encode_label(label), key, db=self._db["labels"])
+                else:
+                    label = decode_label(found)
+                txn.put(encode_label(label), vector.tobytes(), db=self._db["vectors"])
+                txn.put(encode_label(label), payload, db=self._db["payloads"])
+                effects.vectors[label] = vector
+                effects.payloads[label] = json.loads(payload) if self._field_indexes else {}
+            return len(op.ids)
+        if isinstance(op, Delete):
+            if op.ids is not None:
+                keys = [encode_id(pid) for pid in op.ids]
+            else:
+                keys = self._keys_matching(txn, compile_filter(op.filter))
+            deleted = 0
+            for key in keys:
+                found = txn.pop(key, db=self._db["ids"])
+                if found is None:
+                    continue
+                label_key = found
+                for db in ("labels", "vectors", "payloads"):
+                    txn.delete(label_key, db=self._db[db])
+                label = decode_label(label_key)
+                effects.vectors[label] = None
+                effects.payloads[label] = None
+                effects.freed.append(label)
+                deleted += 1
+            return deleted
+        changed = 0
+        for pid in op.ids:
+            found = txn.get(encode_id(pid), db=self._db["ids"])
+            if found is None:
+                continue
+            if isinstance(op, OverwritePayload):
+                payload = dict(op.payload)
+            else:
+                payload = json.loads(txn.get(found, db=self._db["payloads"]))
+                if isinstance(op, SetPayload):
+                    payload.update(op.payload)
+                else:
+                    for name in op.keys:
+                        payload.pop(name, None)
+            txn.put(found, _dump_payload(payload, "payload"), db=self._db["payloads"])
+            effects.payloads[decode_label(found)] = payload
+            changed += 1
+        return changed
+
+    def _allocate_label(self, txn: lmdb.Transaction, effects: _BatchEffects) -> int:
+        cursor = txn.cursor(db=self._db["free"])
+        if cursor.first():
+            label_key = cursor.key()
+            cursor.delete()
+            label = decode_label(label_key)
+        else:
+            label = _U64.unpack(txn.get(b"next_label", db=self._db["meta"]))[0]
+            txn.put(b"next_label", _U64.pack(label + 1), db=self._db["meta"])
+        effects.allocated.add(label)
+        return label
+
+    def _keys_matching(self, txn: lmdb.Transaction, cond: Filter | None) -> list[bytes]:
+        keys = []
+        for key, label_key in txn.cursor(db=self._db["ids"]):
+            if cond is None or cond.matches(decode_id(key), json.loads(txn.get(label_key, db=self._db["payloads"]))):
+                keys.append(bytes(key))
+        return keys
+
+    def _publish(self, effects: _BatchEffects, version: int) -> None:
+        """Make a committed batch visible to searches."""
+        with self._rw.write():
+            try:
+                added = [(label, vec) for label, vec in effects.vectors.items() if vec is not None]
+                removed = [
+                    label
+                    for label, vec in effects.vectors.items()
+                    if vec is None and label not in effects.allocated and label in self._live
+                ]
+                self._index.mark_deleted(removed)
+                if added:
+                    labels = np.fromiter((label for label, _ in added), dtype=np.uint64, count=len(added))
+                    self._index.add(labels, np.stack([vec for _, vec in added]))
+                self._live.difference_update(removed)
+                self._live.update(label for label, _ in added)
+                for label, payload in effects.payloads.items():
+                    for index in self._field_indexes.values():
+                        index.update(label, payload)
+            except Exception:  # the LMDB state is committed: rebuild memory from it
+                log.exception("updating the in-memory index of %s failed; rebuilding it from LMDB", self.name)
+                self._version = version
+                self._load_memory_state()
+            self._version = version
+
+    def upsert(self, ids: Sequence[PointId], vectors: Any, payloads: Sequence[dict[str, Any] | None] | None = None) -> int:
+        """Insert or replace points (vector and whole payload). Atomic: all or none."""
+        return self.apply_batch([Upsert(list(ids), vectors, None if payloads is None else list(payloads))])[0]
+
+    def delete(self, ids: Sequence[PointId] | None = None, filter: dict[str, Any] | None = None) -> int:
+        """Delete points by ids or by filter; returns how many were deleted."""
+        return self.apply_batch([Delete(None if ids is None else list(ids), filter)])[0]
+
+    def set_payload(self, ids: Sequence[PointId], payload: dict[str, Any]) -> int:
+        """Merge ``payload``'s keys into each point's payload; returns the number of points changed."""
+        return self.apply_batch([SetPayload(list(ids), payload)])[0]
+
+    def overwrite_payload(self, ids: Sequence[PointId], payload: dict[str, Any]) -> int:
+        return self.apply_batch([OverwritePayload(list(ids), payload)])[0]
+
+    def delete_payload_keys(self, ids: Sequence[PointId], keys: Sequence[str]) -> int:
+        return self.apply_batch([DeletePayloadKeys(list(ids), list(keys))])[0]
+
+    def create_payload_index(self, field_name: str, index_type: str) -> None:
+        """Index a payload field (dotted path) as keyword, integer, float or bool."""
+        if index_type not in INDEX_TYPES:
+            raise InvalidArgument(f"index type must be one of {', '.join(INDEX_TYPES)}, got {index_type!r}", field="type")
+        compile_filter({"must": [{"is_null": {"key": field_name}}]})  # validates the key
+        with self._write_mutex:
+            self._check_open()
+            if self.config.payload_indexes.get(field_name) == index_type:
+                return
+            indexes = {**self.config.payload_indexes, field_name: index_type}
+            config = CollectionConfig(self.name, self.config.dimension, self.config.distance, self.config.hnsw, indexes)
+            with self._env.begin(write=True) as txn:
+                txn.put(b"config", json.dumps(config.to_json()).encode(), db=self._db["meta"])
+                version = _U64.unpack(txn.get(b"version", db=self._db["meta"]))[0] + 1
+                txn.put(b"version", _U64.pack(version), db=self._db["meta"])
+            index = self._build_field_index(field_name, index_type)
+            with self._rw.write():
+                self.config = config
+                self._field_indexes[field_name] = index
+                self._version = version
+
+    def get_meta(self, key: str) -> bytes | None:
+        """Read caller metadata written by ``apply_batch(..., meta=...)``."""
+        self._check_open()
+        with self._env.begin() as txn:
+            value = txn.get(key.encode(), db=self._db["user"])
+            return None if value is None else bytes(value)
+
+    # ---------------------------------------------------------------- reads
+
+    def get(self, ids: Sequence[PointId], with_vector: bool = False, with_payload: bool = True) -> list[Record]:
+        """The points with these ids, in the order asked; missing ids are absent."""
+        wanted = check_ids(list(ids), unique=False)
+        self._check_open()
+        out = []
+        with self._env.begin() as txn:
+            for pid in wanted:
+                label_key = txn.get(encode_id(pid), db=self._db["ids"])
+                if label_key is not None:
+                    out.append(self._record(txn, pid, label_key, with_payload, with_vector))
+        return out
+
+    def _record(
+        self, txn: lmdb.Transaction, pid: PointId, label_key: bytes, with_payload: bool, with_vector: bool
+    ) -> Record:
+        payload = json.loads(txn.get(label_key, db=self._db["payloads"])) if with_payload else None
+        vector = np.frombuffer(txn.get(label_key, db=self._db["vectors"]), np.float32) if with_vector else None
+        return Record(pid, payload, vector)
+
+    def count(self, filter: dict[str, Any] | None = None) -> int:
+        """The number of points (matching ``filter``)."""
+        cond = compile_filter(filter)
+        self._check_open()
+        if cond is not None:
+            with self._rw.read():
+                found = cond.candidates(_PlannerView(self))
+            if found is not None and found.exact:
+                return len(found.labels)
+        with self._env.begin() as txn:
+            if cond is None:
+                return txn.stat(self._db["ids"])["entries"]
+            return len(self._keys_matching(txn, cond))
+
+    def scroll(
+        self,
+        filter: dict[str, Any] | None = None,
+        limit: int = 100,
+        offset: PointId | None = None,
+        with_payload: bool = True,
+        with_vector: bool = False,
+    ) -> tuple[list[Record], PointId | None]:
+        """Points in id order from ``offset`` (inclusive); returns (records, next offset or None)."""
+        cond = compile_filter(filter)
+        limit = _check_int(limit, "limit", 1, MAX_SCROLL_LIMIT)
+        start = None if offset is None else encode_id(check_ids([offset], "offset")[0])
+        self._check_open()
+        records: list[Record] = []
+        with self._env.begin() as txn:
+            cursor = txn.cursor(db=self._db["ids"])
+            if not (cursor.set_range(start) if start is not None else cursor.first()):
+                return [], None
+            for key, label_key in cursor:
+                pid = decode_id(key)
+                if cond is not None and not cond.matches(pid, json.loads(txn.get(label_key, db=self._db["payloads"]))):
+                    continue
+                if len(records) == limit:
+                    return records, pid
+                records.append(self._record(txn, pid, label_key, with_payload, with_vector))
+        return records, None
+
+    def search(
+        self,
+        vector: Any,
+        k: int = 10,
+        filter: dict[str, Any] | None = None,
+        ef: int | None = None,
+        score_threshold: float | None = None,
+        with_payload: bool = True,
+        with_vector: bool = False,
+    ) -> list[ScoredPoint]:
+        """The ``k`` points nearest to ``vector`` (matching ``filter``), best first."""
+        queries = self._check_vectors(vector, "vector")
+        if len(queries) != 1:
+            raise InvalidArgument("search takes one vector; use search_batch for several", field="vector")
+        return self._search(queries, k, filter, ef, score_threshold, with_payload, with_vector)[0]
+
+    def search_batch(
+        self,
+        vectors: Any,
+        k: int = 10,
+        filter: dict[str, Any] | None = None,
+        ef: int | None = None,
+        score_threshold: float | None = None,
+        with_payload: bool = True,
+        with_vector: bool = False,
+    ) -> list[list[ScoredPoint]]:
+        """One ``search`` per row of ``vectors``, run together (multi-threaded)."""
+        queries = self._check_vectors(vectors, "vectors")
+        if len(queries) > MAX_BATCH_POINTS:
+            raise InvalidArgument(f"a batch holds at most {MAX_BATCH_POINTS} queries", field="vectors")
+        return self._search(queries, k, filter, ef, score_threshold, with_payload, with_vector)
+
+    def _search(
+        self,
+        queries: np.ndarray,
+        k: int,
+        filter: dict[str, Any] | None,
+        ef: int | None,
+        score_threshold: float | None,
+        with_payload: bool,
+        with_vector: bool,
+    ) -> list[list[ScoredPoint]]:
+        k = _check_int(k, "k", 1, MAX_K)
+        ef = self.config.hnsw.ef if ef is None else _check_int(ef, "ef", 1, MAX_EF)
+        if score_threshold is not None and (
+            isinstance(score_threshold, bool)
+            or not isinstance(score_threshold, (int, float))
+            or not math.isfinite(score_threshold)
+        ):
+            raise InvalidArgument("score_threshold must be a finite number", field="score_threshold")
+        cond = compile_filter(filter)
+        self._check_open()
+        with self._env.begin() as txn:
+            if cond is None:
+                with self._searching(max(ef, k)):
+                    hits = self._graph_search(queries, min(k, len(self._live)), None)
+            else:
+                hits = self._filtered_search(txn, queries, k, max(ef, k), cond)
+            return [self._resolve(txn, row, cond, score_threshold, with_payload, with_vector, k) for row in hits]
+
+    @contextlib.contextmanager
+    def _searching(self, ef: int) -> Iterator[None]:
+        """Hold the index for a search at ``ef``: shared if ``ef`` is current, else exclusive to change it."""
+        with self._rw.read():
+            if self._index.ef == ef:
+                yield
+                return
+        with self._rw.write():
+            self._index.set_ef(ef)
+            yield
+
+    def _graph_search(self, queries: np.ndarray, k: int, allowed: Any) -> list[list[tuple[int, float]]]:
+        if k <= 0:
+            return [[] for _ in queries]
+        labels, dists = self._index.knn(queries, k, allowed=allowed, threads=1 if allowed is not None else -1)
+        scores = self._scores_from_distances(dists)
+        return [list(zip(row_labels.tolist(), row_scores.tolist())) for row_labels, row_scores in zip(labels, scores)]
+
+    def _scores_from_distances(self, dists: np.ndarray) -> np.ndarray:
+        if self.config.distance == "euclid":
+            return np.sqrt(np.maximum(dists, 0))
+        return 1.0 - dists
+
+    def _filtered_search(
+        self, txn: lmdb.Transaction, queries: np.ndarray, k: int, ef: int, cond: Filter
+    ) -> list[list[tuple[int, float]]]:
+        """The query planner: exact scoring of few candidates, else graph traversal with the filter applied."""
+        with self._rw.read():
+            live = len(self._live)
+            found = cond.candidates(_PlannerView(self))
+            limit = max(BRUTE_FORCE_MIN, int(BRUTE_FORCE_FRACTION * live))
+            if found is not None and len(found.labels) <= limit:
+                labels = found.labels if found.exact else self._labels_matching(txn, found.labels, cond)
+                return self._exact_search(queries, sorted(labels), k)
+            if found is None and live <= limit:
+                return self._exact_search(queries, sorted(self._labels_matching(txn, self._live, cond)), k)
+        allowed = self._allowed_predicate(txn, found, cond)
+        selectivity = len(found.labels) / max(live, 1) if found is not None else 0.5
+        boosted = min(MAX_EF, max(ef, int(ef / max(selectivity, 0.01) ** 0.5)))
+        with self._searching(boosted):
+            try:
+                return self._graph_search(queries, k, allowed)
+            except RuntimeError:  # fewer than k reachable through the filter: score them exactly
+                labels = found.labels if found is not None and found.exact else None
+                if labels is None:
+                    labels = self._labels_matching(txn, found.labels if found else self._live, cond)
+                return self._exact_search(queries, sorted(labels), k)
+
+    def _labels_matching(self, txn: lmdb.Transaction, labels: set[int], cond: Filter) -> set[int]:
+        out = set()
+        for label in labels:
+            label_key = encode_label(label)
+            key = txn.get(label_key, db=self._db["labels"])
+            if key is not None and cond.matches(decode_id(key), json.loads(txn.get(label_key, db=self._db["payloads"]))):
+                out.add(label)
+        return out
+
+    def _allowed_predicate(self, txn: lmdb.Transaction, found: Candidates | None, cond: Filter) -> Any:
+        if found is not None and found.exact:
+            return found.labels.__contains__
+        seen: dict[int, bool] = {}
+        candidates = found.labels if found is not None else None
+
+        def allowed(label: int) -> bool:
+            verdict = seen.get(label)
+            if verdict is None:
+                verdict = (candidates is None or label in candidates) and bool(self._labels_matching(txn, {label}, cond))
+                seen[label] = verdict
+            return verdict
+
+        return allowed
+
+    def _exact_search(self, queries: np.ndarray, labels: list[int], k: int) -> list[list[tuple[int, float]]]:
+        """Score ``labels`` exactly against every query (the index's stored vectors)."""
+        if not labels:
+            return [[] for _ in queries]
+        vectors = self._index.vectors(labels)
+        if self.config.distance == "cosine":
+            queries = queries / np.linalg.norm(queries, axis=1, keepdims=True)
+        products = queries @ vectors.T
+        if self.config.distance == "euclid":
+            squared = (vectors * vectors).sum(1)[None, :] - 2 * products + (queries * queries).sum(1)[:, None]
+            keys = scores = np.sqrt(np.maximum(squared, 0))
+        else:
+            scores = products
+            keys = -products
+        k = min(k, len(labels))
+        top = np.argpartition(keys, k - 1, axis=1)[:, :k]
+        label_arr = np.asarray(labels)
+        out = []
+        for i, row in enumerate(top):
+            row = row[np.argsort(keys[i, row], kind="stable")]
+            out.append(list(zip(label_arr[row].tolist(), scores[i, row].astype(float).tolist())))
+        return out
+
+    def _resolve(
+        self,
+        txn: lmdb.Transaction,
+        row: list[tuple[int, float]],
+        cond: Filter | None,
+        score_threshold: float | None,
+        with_payload: bool,
+        with_vector: bool,
+        k: int,
+    ) -> list[ScoredPoint]:
+        """Turn (label, score) into hits; drop labels deleted meanwhile, enforce the filter and threshold."""
+        higher_is_better = self.config.distance != "euclid"
+        hits = []
+        for label, score in row:
+            if score_threshold is not None and (score < score_threshold if higher_is_better else score > score_threshold):
+                continue
+            label_key = encode_label(label)
+            key = txn.get(label_key, db=self._db["labels"])
+            if key is None:
+                continue
+            pid = decode_id(key)
+            payload = None
+            if with_payload or cond is not None:
+                payload = json.loads(txn.get(label_key, db=self._db["payloads"]))
+                if cond is not None and not cond.matches(pid, payload):
+                    continue
+            vector = np.frombuffer(txn.get(label_key, db=self._db["vectors"]), np.float32) if with_vector else None
+            hits.append(ScoredPoint(pid, float(score), payload if with_payload else None, vector))
+        return hits[:k]
+
+    # ---------------------------------------------------------------- snapshots
+
+    def snapshot(self, file: BinaryIO) -> None:
+        """Write a consistent, compacted copy of the LMDB state to ``file`` (a real file)."""
+        self._check_open()
+        file.flush()
+        with self._env.begin() as txn:
+            self._env.copyfd(file.fileno(), compact=True, txn=txn)
+
+    def restore(self, file: BinaryIO) -> None:
+        """Replace this collection's whole state by a ``snapshot``; the index is rebuilt from it.
+
+        The copy is written and checked beside the current state, then swapped in.
+        A snapshot of a collection with another dimension or distance is refused.
+        """
+        staging = self.folder / "restore.tmp"
+        shutil.rmtree(staging, ignore_errors=True)
+        staging.mkdir()
+        try:
+            with open(staging / "data.mdb", "wb") as out:
+                shutil.copyfileobj(file, out, 1 << 20)
+                out.flush()
+                os.fsync(out.fileno())
+            incoming = _read_config(staging)
+            if (incoming.dimension, incoming.distance) != (self.config.dimension, self.config.distance):
+                raise InvalidArgument(
+                    f"snapshot holds a {incoming.dimension}-d {incoming.distance} collection; "
+                    f"this one is {self.config.dimension}-d {self.config.distance}"
+                )
+            with self._write_mutex, self._rw.write():
+                self._check_open()
+                self._env.close()
+                VectorIndex.discard(self.folder)
+                os.replace(staging / "data.mdb", self.folder / "data.mdb")
+                self._open_env()
+                self._load_memory_state()
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+
+
+def _read_config(folder: pathlib.Path) -> CollectionConfig:
+    try:
+        env = lmdb.open(str(folder), max_dbs=len(_DBS), readonly=True, lock=False, create=False)
+    except lmdb.Error as exc:
+        raise InvalidArgument(f"not a collection snapshot: {exc}") from None
+    try:
+        with env.begin() as txn:
+            meta = env.open_db(b"meta", txn=txn, create=False)
+            return CollectionConfig.from_json(json.loads(txn.get(b"config", db=meta)))
+    except (lmdb.Error, TypeError, ValueError, KeyError) as exc:
+        raise InvalidArgument(f"not a collection snapshot: {exc}") from None
+    finally:
+        env.close()
+
+
+class _PlannerView:
+    """The collection's payload indexes as the filter planner sees them (hold the shared lock)."""
+
+    def __init__(self, collection: Collection) -> None:
+        self._collection = collection
+
+    def field_index(self, key: str) -> FieldIndex | None:
+        return self._collection._field_indexes.get(key)
+
+    def all_labels(self) -> set[int]:
+        return self._collection._live
+
+    def labels_of_ids(self, ids: list[PointId]) -> set[int]:
+        col = self._collection
+        with col._env.begin() as txn:
+            found = (txn.get(encode_id(pid), db=col._db["ids"]) for pid in ids)
+            return {decode_label(k) for k in found if k is not None}
+

@@ -1,0 +1,84 @@
+"""In-memory payload indexes, one per indexed field.
+
+An index maps each value found at its field (lists flattened, as filters see
+them) to the set of labels of the points holding it. ``keyword`` indexes
+strings, ``bool`` booleans, ``integer`` and ``float`` numbers (both keep every
+number, so that ``match`` and ``range`` answers are exact). Indexes are rebuilt
+from LMDB when a collection opens; LMDB stays the source of truth.
+"""
+
+from __future__ import annotations
+
+import bisect
+from typing import Any
+
+from vectron.store.filters import field_values, in_range, scalar_key
+
+INDEX_TYPES = ("keyword", "integer", "float", "bool")
+_KIND_OF_TYPE = {"keyword": "s", "integer": "n", "float": "n", "bool": "b"}
+
+
+class FieldIndex:
+    """Value -> labels for one payload field."""
+
+    def __init__(self, key: str, index_type: str) -> None:
+        self.key = key
+        self.index_type = index_type
+        self._kind = _KIND_OF_TYPE[index_type]
+        self._postings: dict[tuple[str, Any], set[int]] = {}
+        self._values_of_label: dict[int, list[tuple[str, Any]]] = {}
+        self._sorted_numbers: list[float] | None = None
+
+    def update(self, label: int, payload: dict[str, Any] | None) -> None:
+        """Index ``label`` with ``payload``; ``None`` removes it."""
+        for value_key in self._values_of_label.pop(label, ()):
+            holders = self._postings[value_key]
+            holders.discard(label)
+            if not holders:
+                del self._postings[value_key]
+                self._sorted_numbers = None
+        if payload is None:
+            return
+        keys = {k for v in field_values(payload, self.key) if (k := scalar_key(v)) is not None and k[0] == self._kind}
+        if not keys:
+            return
+        self._values_of_label[label] = list(keys)
+        for value_key in keys:
+            holders = self._postings.get(value_key)
+            if holders is None:
+                self._postings[value_key] = {label}
+                self._sorted_numbers = None
+            else:
+                holders.add(label)
+
+    def lookup_values(self, values: list[Any]) -> set[int] | None:
+        """Labels holding any of ``values``; ``None`` if this index cannot answer exactly."""
+        keys = [scalar_key(v) for v in values]
+        if any(k is None or k[0] != self._kind for k in keys):
+            return None
+        found: set[int] = set()
+        for k in keys:
+            found |= self._postings.get(k, set())  # type: ignore[arg-type]
+        return found
+
+    def lookup_range(self, bounds: dict[str, float]) -> set[int] | None:
+        if self._kind != "n":
+            return None
+        if self._sorted_numbers is None:
+            self._sorted_numbers = sorted(v for kind, v in self._postings if kind == "n")
+        numbers = self._sorted_numbers
+        lo = 0
+        if "gte" in bounds:
+            lo = bisect.bisect_left(numbers, bounds["gte"])
+        if "gt" in bounds:
+            lo = max(lo, bisect.bisect_right(numbers, bounds["gt"]))
+        hi = len(numbers)
+        if "lte" in bounds:
+            hi = bisect.bisect_right(numbers, bounds["lte"])
+        if "lt" in bounds:
+            hi = min(hi, bisect.bisect_left(numbers, bounds["lt"]))
+        found: set[int] = set()
+        for number in numbers[lo:hi]:
+            if in_range(number, bounds):
+                found |= self._postings[("n", number)]
+        return found
