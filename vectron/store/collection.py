@@ -249,7 +249,7 @@ class Collection:
             if len(vectors) != len(ids):
                 raise InvalidArgument(f"{len(ids)} ids but {len(vectors)} vectors", field="vectors")
             payloads = op.payloads if op.payloads is not None else [None] * len(ids)
-            if isinstance(payloads, (dict, str)) or len(payloads) != len(ids):
+            if not isinstance(payloads, Sequence) or isinstance(payloads, str) or len(payloads) != len(ids):
                 raise InvalidArgument("payloads must be a list with one JSON object (or null) per id", field="payloads")
             encoded = [_dump_payload(p if p is not None else {}) for p in payloads]
             return Upsert(ids, vectors, encoded)  # type: ignore[arg-type]
@@ -264,7 +264,7 @@ class Collection:
             _dump_payload(op.payload, "payload")
             return type(op)(check_ids(op.ids, unique=False), op.payload)
         if isinstance(op, DeletePayloadKeys):
-            if not isinstance(op.keys, list) or not all(isinstance(k, str) and k for k in op.keys):
+            if not isinstance(op.keys, Sequence) or isinstance(op.keys, str) or not all(isinstance(k, str) and k for k in op.keys):
                 raise InvalidArgument("keys must be a list of non-empty strings", field="keys")
             return DeletePayloadKeys(check_ids(op.ids, unique=False), list(op.keys))
         raise InvalidArgument(f"unknown write operation {type(op).__name__}")
@@ -399,21 +399,21 @@ class Collection:
 
     def upsert(self, ids: Sequence[PointId], vectors: Any, payloads: Sequence[dict[str, Any] | None] | None = None) -> int:
         """Insert or replace points (vector and whole payload). Atomic: all or none."""
-        return self.apply_batch([Upsert(list(ids), vectors, None if payloads is None else list(payloads))])[0]
+        return self.apply_batch([Upsert(ids, vectors, payloads)])[0]
 
     def delete(self, ids: Sequence[PointId] | None = None, filter: dict[str, Any] | None = None) -> int:
         """Delete points by ids or by filter; returns how many were deleted."""
-        return self.apply_batch([Delete(None if ids is None else list(ids), filter)])[0]
+        return self.apply_batch([Delete(ids, filter)])[0]
 
     def set_payload(self, ids: Sequence[PointId], payload: dict[str, Any]) -> int:
         """Merge ``payload``'s keys into each point's payload; returns the number of points changed."""
-        return self.apply_batch([SetPayload(list(ids), payload)])[0]
+        return self.apply_batch([SetPayload(ids, payload)])[0]
 
     def overwrite_payload(self, ids: Sequence[PointId], payload: dict[str, Any]) -> int:
-        return self.apply_batch([OverwritePayload(list(ids), payload)])[0]
+        return self.apply_batch([OverwritePayload(ids, payload)])[0]
 
     def delete_payload_keys(self, ids: Sequence[PointId], keys: Sequence[str]) -> int:
-        return self.apply_batch([DeletePayloadKeys(list(ids), list(keys))])[0]
+        return self.apply_batch([DeletePayloadKeys(ids, keys)])[0]
 
     def create_payload_index(self, field_name: str, index_type: str) -> None:
         """Index a payload field (dotted path) as keyword, integer, float or bool."""
@@ -447,7 +447,7 @@ class Collection:
 
     def get(self, ids: Sequence[PointId], with_vector: bool = False, with_payload: bool = True) -> list[Record]:
         """The points with these ids, in the order asked; missing ids are absent."""
-        wanted = check_ids(list(ids), unique=False)
+        wanted = check_ids(ids, unique=False)
         self._check_open()
         out = []
         with self._env.begin() as txn:

@@ -10,6 +10,8 @@ from __future__ import annotations
 import struct
 from collections.abc import Iterable
 
+import numpy as np
+
 from vectron.errors import InvalidArgument
 
 PointId = int | str
@@ -24,6 +26,8 @@ def check_id(value: object, field: str = "ids") -> PointId:
     """Return ``value`` if it is a valid point id, else raise InvalidArgument."""
     if isinstance(value, bool):
         raise InvalidArgument(f"point id {value!r} is a boolean; ids are non-negative integers or strings", field=field)
+    if isinstance(value, np.integer):
+        value = int(value)
     if isinstance(value, int):
         if not 0 <= value < 2**64:
             raise InvalidArgument(f"integer point id {value} is outside [0, 2**64)", field=field)
@@ -40,7 +44,7 @@ def check_id(value: object, field: str = "ids") -> PointId:
 
 def check_ids(values: Iterable[object], field: str = "ids", *, unique: bool = True) -> list[PointId]:
     """Validate a list of ids; duplicates are an error when ``unique``."""
-    if isinstance(values, (str, bytes, int)) or not isinstance(values, Iterable):
+    if isinstance(values, (str, bytes, int, dict)) or not isinstance(values, Iterable):
         raise InvalidArgument("ids must be a list of point ids", field=field)
     ids = [check_id(v, field) for v in values]
     if unique and len(set(map(encode_id, ids))) != len(ids):

@@ -1,0 +1,193 @@
+"""The store's public contract, operation by operation."""
+
+import numpy as np
+import pytest
+
+import vectron
+from vectron import errors
+from vectron.store import Collection, Store
+
+
+def brute_force(vectors: np.ndarray, query: np.ndarray, distance: str, k: int) -> list[tuple[int, float]]:
+    if distance == "cosine":
+        v = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+        scores = v @ (query / np.linalg.norm(query))
+        order = np.argsort(-scores)
+    elif distance == "dot":
+        scores = vectors @ query
+        order = np.argsort(-scores)
+    else:
+        scores = np.linalg.norm(vectors - query, axis=1)
+        order = np.argsort(scores)
+    return [(int(i), float(scores[i])) for i in order[:k]]
+
+
+def test_open_create_list_drop(tmp_path) -> None:
+    with vectron.open(tmp_path) as store:
+        store.create_collection("a", dimension=3)
+        store.create_collection("b", dimension=4, distance="euclid", hnsw=dict(m=8, ef_construct=64))
+        assert store.list_collections() == ["a", "b"]
+        assert store.collection("b").config.hnsw.m == 8
+        store.drop_collection("a")
+        assert store.list_collections() == ["b"]
+        assert not (tmp_path / "collections" / "a").exists()
+        with pytest.raises(errors.CollectionNotFound):
+            store.collection("a")
+    with vectron.open(tmp_path) as store:
+        assert store.list_collections() == ["b"]
+        assert store.collection("b").config.distance == "euclid"
+
+
+@pytest.mark.parametrize("distance", ["cosine", "dot", "euclid"])
+def test_search_scores_match_brute_force(store: Store, rng, distance: str) -> None:
+    vectors = rng.normal(size=(500, 16)).astype(np.float32)
+    col = store.create_collection("c", dimension=16, distance=distance)
+    col.upsert(list(range(500)), vectors)
+    query = rng.normal(size=16).astype(np.float32)
+    expected = brute_force(vectors, query, distance, 5)
+    hits = col.search(query, k=5, ef=500)
+    assert [h.id for h in hits] == [i for i, _ in expected]
+    assert [h.score for h in hits] == pytest.approx([s for _, s in expected], rel=1e-4, abs=1e-4)
+
+
+def test_payloads_travel_with_points(docs: Collection) -> None:
+    [record] = docs.get([7])
+    assert record.payload == {"n": 7, "tag": "odd", "group": 7} and record.vector is None
+    [hit] = docs.search(docs.test_vectors[7], k=1)
+    assert hit.id == 7 and hit.payload == {"n": 7, "tag": "odd", "group": 7}
+    [hit] = docs.search(docs.test_vectors[7], k=1, with_payload=False, with_vector=True)
+    assert hit.payload is None
+    np.testing.assert_array_equal(hit.vector, docs.test_vectors[7])
+
+
+def test_get_keeps_order_and_skips_missing(docs: Collection) -> None:
+    records = docs.get([5, 999, 3], with_vector=True)
+    assert [r.id for r in records] == [5, 3]
+    np.testing.assert_array_equal(records[0].vector, docs.test_vectors[5])
+
+
+def test_string_and_integer_ids(store: Store) -> None:
+    col = store.create_collection("ids", dimension=2, distance="euclid")
+    col.upsert(["a", 5, "b", 2**64 - 1], [[0, 0], [1, 0], [2, 0], [3, 0]], [{"k": 1}, None, {}, {"big": True}])
+    assert [r.id for r in col.get(["b", 2**64 - 1, "a", 5])] == ["b", 2**64 - 1, "a", 5]
+    assert col.get([5])[0].payload == {}
+    records, nxt = col.scroll(limit=10)
+    assert [r.id for r in records] == [5, 2**64 - 1, "a", "b"] and nxt is None
+
+
+def test_upsert_replaces_vector_and_payload_and_reuses_label(docs: Collection) -> None:
+    size = len(docs._index)
+    new = np.ones(8, dtype=np.float32)
+    docs.upsert([3], [new], [{"replaced": True}])
+    assert docs.count() == 200 and len(docs._index) == size
+    [record] = docs.get([3], with_vector=True)
+    assert record.payload == {"replaced": True}
+    np.testing.assert_array_equal(record.vector, new)
+    assert docs.search(new, k=1)[0].id == 3
+
+
+def test_delete_tombstones_and_space_is_reused(docs: Collection) -> None:
+    size = len(docs._index)
+    assert docs.delete([1, 2, 3, 12345]) == 3
+    assert docs.count() == 197 and docs.get([1, 2, 3]) == []
+    assert all(h.id not in (1, 2, 3) for h in docs.search(docs.test_vectors[2], k=20))
+    docs.upsert(["x", "y"], np.ones((2, 8)), None)
+    assert len(docs._index) == size  # the new points took freed labels
+    assert docs.count() == 199
+
+
+def test_delete_by_filter(docs: Collection) -> None:
+    assert docs.delete(filter={"must": [{"key": "tag", "match": {"value": "odd"}}]}) == 100
+    assert docs.count() == 100
+    assert all(r.payload["tag"] == "even" for r in docs.scroll(limit=200)[0])
+
+
+def test_index_grows_past_its_initial_capacity(store: Store, rng) -> None:
+    col = store.create_collection("big", dimension=4, distance="dot")
+    vectors = rng.normal(size=(3000, 4)).astype(np.float32)
+    for start in range(0, 3000, 1000):
+        col.upsert(list(range(start, start + 1000)), vectors[start : start + 1000])
+    assert col.count() == 3000 and col._index._index.max_elements >= 3000
+    assert col.search(vectors[2500], k=1, ef=200)[0].id in {int(i) for i, _ in brute_force(vectors, vectors[2500], "dot", 3)}
+
+
+def test_search_batch_is_one_search_per_query(docs: Collection) -> None:
+    queries = docs.test_vectors[:5]
+    batched = docs.search_batch(queries, k=3)
+    assert [[h.id for h in row] for row in batched] == [[h.id for h in docs.search(q, k=3)] for q in queries]
+
+
+def test_score_threshold(store: Store) -> None:
+    col = store.create_collection("t", dimension=2, distance="euclid")
+    col.upsert([1, 2, 3], [[0, 0], [1, 0], [5, 0]])
+    assert [h.id for h in col.search([0, 0], k=3, score_threshold=1.5)] == [1, 2]
+    cos = store.create_collection("tc", dimension=2, distance="cosine")
+    cos.upsert([1, 2], [[1, 0], [0, 1]])
+    assert [h.id for h in cos.search([1, 0.1], k=2, score_threshold=0.5)] == [1]
+
+
+def test_k_larger_than_collection(docs: Collection) -> None:
+    assert len(docs.search(docs.test_vectors[0], k=1000)) == 200
+
+
+def test_empty_collection_search(store: Store) -> None:
+    col = store.create_collection("empty", dimension=3)
+    assert col.search([1, 2, 3], k=5) == []
+    assert col.search([1, 2, 3], k=5, filter={"must": [{"key": "a", "match": {"value": 1}}]}) == []
+    assert col.scroll() == ([], None) and col.count() == 0
+
+
+def test_scroll_pages_through_everything(docs: Collection) -> None:
+    seen, offset = [], None
+    while True:
+        records, offset = docs.scroll(limit=30, offset=offset)
+        seen.extend(r.id for r in records)
+        if offset is None:
+            break
+    assert seen == list(range(200))
+    odd, nxt = docs.scroll(filter={"must": [{"key": "tag", "match": {"value": "odd"}}]}, limit=5, offset=10)
+    assert [r.id for r in odd] == [11, 13, 15, 17, 19] and nxt == 21
+
+
+def test_count_with_filter(docs: Collection) -> None:
+    f = {"must": [{"key": "group", "range": {"gte": 3, "lt": 5}}]}
+    assert docs.count(f) == 40
+    docs.create_payload_index("group", "integer")
+    assert docs.count(f) == 40
+
+
+def test_payload_updates(docs: Collection) -> None:
+    assert docs.set_payload([1, 2, 999], {"color": "red", "n": -1}) == 2
+    assert docs.get([1])[0].payload == {"n": -1, "tag": "odd", "group": 1, "color": "red"}
+    assert docs.overwrite_payload([1], {"only": 1}) == 1
+    assert docs.get([1])[0].payload == {"only": 1}
+    assert docs.delete_payload_keys([2], ["tag", "absent"]) == 1
+    assert docs.get([2])[0].payload == {"n": -1, "group": 2, "color": "red"}
+
+
+def test_payload_index_follows_updates(docs: Collection) -> None:
+    docs.create_payload_index("tag", "keyword")
+    red = {"must": [{"key": "tag", "match": {"value": "red"}}]}
+    assert docs.count(red) == 0
+    docs.set_payload([4, 6], {"tag": "red"})
+    assert docs.count(red) == 2
+    assert {h.id for h in docs.search(docs.test_vectors[0], k=10, filter=red)} == {4, 6}
+    docs.delete([4])
+    assert [h.id for h in docs.search(docs.test_vectors[0], k=10, filter=red)] == [6]
+
+
+def test_apply_batch_is_atomic_with_metadata(docs: Collection) -> None:
+    from vectron.store import Delete, SetPayload, Upsert
+
+    version = docs.version
+    results = docs.apply_batch(
+        [Upsert([500], np.ones((1, 8)), [{"new": 1}]), Delete(ids=[0, 1]), SetPayload([500], {"more": 2})],
+        meta={"raft.applied_index": b"\x00\x07"},
+    )
+    assert results == [1, 2, 1]
+    assert docs.version == version + 1
+    assert docs.get_meta("raft.applied_index") == b"\x00\x07"
+    assert docs.get([500])[0].payload == {"new": 1, "more": 2}
+    with pytest.raises(errors.DimensionMismatch):
+        docs.apply_batch([Delete(ids=[2]), Upsert([501], np.ones((1, 3)))], meta={"raft.applied_index": b"x"})
+    assert docs.get_meta("raft.applied_index") == b"\x00\x07" and docs.get([2]) and docs.version == version + 1
