@@ -268,9 +268,11 @@ class ShardError(_message.Message):
     def __init__(self, code: _Optional[str] = ..., message: _Optional[str] = ..., field: _Optional[str] = ...) -> None: ...
 
 class ShardResult(_message.Message):
-    __slots__ = ("error", "affected")
+    __slots__ = ("error", "affected", "index")
     ERROR_FIELD_NUMBER: _ClassVar[int]
     AFFECTED_FIELD_NUMBER: _ClassVar[int]
+    INDEX_FIELD_NUMBER: _ClassVar[int]
     error: ShardError
     affected: int
-    def __init__(self, error: _Optional[_Union[ShardError, _Mapping]] = ..., affected: _Optional[int] = ...) -> None: ...
+    index: int
+    def __init__(self, error: _Optional[_Union[ShardError, _Mapping]] = ..., affected: _Optional[int] = ..., index: _Optional[int] = ...) -> None: ...
