@@ -1,0 +1,134 @@
+"""The gateway's view of the services behind it: the placement driver and the workers.
+
+* :class:`PlacementClient` calls the gRPC ``PlacementService`` on any of the
+  placement nodes given, moving to the next node when one is unavailable;
+  errors come back as the vectron.errors the server raised.
+* :class:`WorkerPool` keeps one gRPC channel (and ``WorkerService`` stub) per
+  worker address, opened on first use.
+
+The auth side is :class:`vectron.services.auth.client.AuthClient` as it is.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Sequence
+from typing import Protocol, TypeVar
+
+import grpc
+
+from vectron.errors import Unavailable
+from vectron.services.grpc_errors import error_from_rpc_error
+from vectron.v1 import placement_pb2, placement_pb2_grpc, worker_pb2_grpc
+
+__all__ = ["PlacementBackend", "PlacementClient", "WorkerPool", "GRPC_OPTIONS"]
+
+T = TypeVar("T")
+
+#: channel options shared by the gateway's clients: large messages (batches of vectors)
+GRPC_OPTIONS = [
+    ("grpc.max_send_message_length", 256 << 20),
+    ("grpc.max_receive_message_length", 256 << 20),
+    ("grpc.enable_retries", 1),
+]
+
+
+class PlacementBackend(Protocol):
+    """What the gateway needs of the placement driver."""
+
+    def create_collection(self, req: placement_pb2.CreateCollectionRequest) -> placement_pb2.RoutingTable: ...
+
+    def drop_collection(self, owner: str, name: str) -> None: ...
+
+    def list_collections(self, owner: str) -> list[placement_pb2.CollectionInfo]: ...
+
+    def get_routing_table(self, owner: str, name: str) -> placement_pb2.RoutingTable: ...
+
+
+class PlacementClient:
+    """A failover client of the gRPC PlacementService (any node answers any call)."""
+
+    def __init__(self, addresses: Sequence[str], *, timeout: float = 10.0) -> None:
+        if not addresses:
+            raise ValueError("give at least one placement node address")
+        self._channels = [grpc.insecure_channel(a, options=GRPC_OPTIONS) for a in addresses]
+        self._stubs = [placement_pb2_grpc.PlacementServiceStub(c) for c in self._channels]
+        self._timeout = timeout
+        self._next = 0
+        self._lock = threading.Lock()
+
+    def close(self) -> None:
+        for channel in self._channels:
+            channel.close()
+
+    def _call(self, fn: Callable[[placement_pb2_grpc.PlacementServiceStub, float], T]) -> T:
+        deadline = time.monotonic() + self._timeout
+        with self._lock:
+            start = self._next
+        last: grpc.RpcError | None = None
+        for attempt in range(3 * len(self._stubs)):
+            i = (start + attempt) % len(self._stubs)
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                break
+            try:
+                out = fn(self._stubs[i], remaining)
+                with self._lock:
+                    self._next = i
+                return out
+            except grpc.RpcError as exc:
+                if exc.code() != grpc.StatusCode.UNAVAILABLE:
+                    raise error_from_rpc_error(exc) from None
+                last = exc
+                time.sleep(min(0.05 * (attempt + 1), 0.5))
+        if last is not None:
+            raise error_from_rpc_error(last) from None
+        raise Unavailable("no placement node answered in time")
+
+    @staticmethod
+    def _ref(owner: str, name: str) -> placement_pb2.CollectionRef:
+        return placement_pb2.CollectionRef(owner=owner, name=name)
+
+    def create_collection(self, req: placement_pb2.CreateCollectionRequest) -> placement_pb2.RoutingTable:
+        return self._call(lambda s, t: s.CreateCollection(req, timeout=t)).routing
+
+    def drop_collection(self, owner: str, name: str) -> None:
+        req = placement_pb2.DropCollectionRequest(collection=self._ref(owner, name))
+        self._call(lambda s, t: s.DropCollection(req, timeout=t))
+
+    def list_collections(self, owner: str) -> list[placement_pb2.CollectionInfo]:
+        req = placement_pb2.ListCollectionsRequest(owner=owner)
+        return list(self._call(lambda s, t: s.ListCollections(req, timeout=t)).collections)
+
+    def get_routing_table(self, owner: str, name: str) -> placement_pb2.RoutingTable:
+        req = placement_pb2.GetRoutingTableRequest(collection=self._ref(owner, name))
+        return self._call(lambda s, t: s.GetRoutingTable(req, timeout=t)).routing
+
+    def list_workers(self) -> list[placement_pb2.WorkerInfo]:
+        return list(self._call(lambda s, t: s.ListWorkers(placement_pb2.ListWorkersRequest(), timeout=t)).workers)
+
+
+class WorkerPool:
+    """One channel and ``WorkerService`` stub per worker gRPC address."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._stubs: dict[str, worker_pb2_grpc.WorkerServiceStub] = {}
+        self._channels: dict[str, grpc.Channel] = {}
+
+    def stub(self, address: str) -> worker_pb2_grpc.WorkerServiceStub:
+        with self._lock:
+            stub = self._stubs.get(address)
+            if stub is None:
+                channel = grpc.insecure_channel(address, options=GRPC_OPTIONS)
+                self._channels[address] = channel
+                stub = self._stubs[address] = worker_pb2_grpc.WorkerServiceStub(channel)
+            return stub
+
+    def close(self) -> None:
+        with self._lock:
+            for channel in self._channels.values():
+                channel.close()
+            self._channels.clear()
+            self._stubs.clear()

@@ -1,0 +1,277 @@
+"""The REST edge of the gateway: a FastAPI app whose routes only call :class:`Gateway`.
+
+Errors are mapped once, here, from each vectron.errors exception's
+``http_status`` and ``to_dict()`` into ``{"error": {"code", "message", "field"?}}``;
+request validation errors (bad JSON, wrong types, NaN, unknown fields) become
+400 with the offending field; bodies over ``max_body_bytes`` become 413 before
+they are parsed. ``/openapi.json`` and ``/docs`` describe every route.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from typing import Any
+
+from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from vectron.errors import VectronError
+from vectron.services.gateway import models as m
+from vectron.services.gateway.api import Gateway, RateLimited
+from vectron.services.gateway.metrics import CONTENT_TYPE_LATEST, GatewayMetrics
+
+__all__ = ["create_app", "DEFAULT_MAX_BODY_BYTES"]
+
+log = logging.getLogger(__name__)
+
+DEFAULT_MAX_BODY_BYTES = 64 << 20
+
+_session_scheme = HTTPBearer(auto_error=False, scheme_name="session", description="session JWT from /v1/users/login")
+_key_scheme = HTTPBearer(auto_error=False, scheme_name="apiKey", description="API key vk_... from POST /v1/keys")
+
+
+def _session(creds: HTTPAuthorizationCredentials | None = Depends(_session_scheme)) -> str | None:
+    return creds.credentials if creds else None
+
+
+def _api_key(creds: HTTPAuthorizationCredentials | None = Depends(_key_scheme)) -> str | None:
+    return creds.credentials if creds else None
+
+
+def _error(status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse({"error": body}, status_code=status, headers=headers)
+
+
+def _field_of(loc: tuple[Any, ...] | list[Any]) -> str | None:
+    parts = [p for p in loc if p not in ("body", "path", "query", "header")]
+    out = ""
+    for p in parts:
+        out += f"[{p}]" if isinstance(p, int) else (f".{p}" if out else str(p))
+    return out or None
+
+
+class BodyLimit:
+    """Refuse request bodies over ``limit`` bytes with 413, before the app parses them."""
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope.get("headers") or []).get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.limit:
+            await self._refuse(send)
+            return
+        chunks: list[bytes] = []
+        size = 0
+        more = True
+        while more:
+            message = await receive()
+            if message["type"] != "http.request":
+                break
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.limit:
+                await self._refuse(send)
+                return
+            chunks.append(chunk)
+            more = message.get("more_body", False)
+        body = b"".join(chunks)
+        sent = False
+
+        async def replay() -> Message:
+            nonlocal sent
+            if not sent:
+                sent = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        await self.app(scope, replay, send)
+
+    async def _refuse(self, send: Send) -> None:
+        resp = _error(413, {"code": "payload_too_large", "message": f"request body is over {self.limit} bytes", "field": "body"})
+        await send({"type": "http.response.start", "status": 413, "headers": resp.raw_headers})
+        await send({"type": "http.response.body", "body": resp.body})
+
+
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    s: {"model": m.ErrorResponse, "description": d}
+    for s, d in (
+        (400, "bad input (the field is named)"),
+        (401, "missing, wrong or wrong kind of credential"),
+        (403, "read-only key used for a write"),
+        (404, "unknown collection or point"),
+        (409, "already exists"),
+        (413, "body, batch or payload too large"),
+        (429, "rate limit or plan limit (Retry-After)"),
+        (503, "a shard or group cannot answer"),
+    )
+}
+
+
+def _point_id(raw: str) -> int | str:
+    """A path id: digits are an integer id (use POST .../points/get for a string id of digits)."""
+    return int(raw) if raw.isdigit() and int(raw) < 2**64 else raw
+
+
+def create_app(gateway: Gateway, *, metrics: GatewayMetrics | None = None, max_body_bytes: int = DEFAULT_MAX_BODY_BYTES) -> FastAPI:
+    """The REST app over ``gateway`` (its routes only call the gateway's methods)."""
+    metrics = metrics or GatewayMetrics()
+    app = FastAPI(
+        title="Vectron",
+        version="1",
+        description="A distributed vector database: collections of points (id, vector, JSON payload) searched by similarity.",
+    )
+    app.add_middleware(BodyLimit, limit=max_body_bytes)
+
+    @app.middleware("http")
+    async def observe(request: Request, call_next: Any) -> Response:
+        start = time.perf_counter()
+        response = await call_next(request)
+        route = request.scope.get("route")
+        operation = getattr(route, "name", None) or "unmatched"
+        metrics.observe("rest", operation, response.status_code, time.perf_counter() - start)
+        return response
+
+    @app.exception_handler(VectronError)
+    async def on_vectron_error(request: Request, exc: VectronError) -> JSONResponse:
+        headers = None
+        if isinstance(exc, RateLimited):
+            headers = {"Retry-After": str(max(1, math.ceil(exc.retry_after)))}
+        if exc.http_status >= 500:
+            log.warning("%s %s: %s", request.method, request.url.path, exc.message)
+        return _error(exc.http_status, exc.to_dict(), headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def on_validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = exc.errors()
+        first = errors[0] if errors else {"msg": "invalid request", "loc": ()}
+        if first.get("type") == "json_invalid" or tuple(first.get("loc", ())) == ("body",):
+            return _error(400, {"code": "invalid_json", "message": f"the body must be a JSON object: {first.get('msg')}", "field": "body"})
+        field = _field_of(first.get("loc", ()))
+        message = f"{field}: {first.get('msg')}" if field else str(first.get("msg"))
+        if len(errors) > 1:
+            message += f" (and {len(errors) - 1} more)"
+        body = {"code": "invalid_argument", "message": message}
+        if field:
+            body["field"] = field
+        return _error(400, body)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def on_http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        return _error(exc.status_code, {"code": code, "message": str(exc.detail)})
+
+    @app.exception_handler(Exception)
+    async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("%s %s: unexpected error", request.method, request.url.path)
+        return _error(500, {"code": "internal", "message": "internal error"})
+
+    api = APIRouter(prefix="/v1", responses=_ERRORS)
+    g = gateway
+
+    # -- accounts ------------------------------------------------------------------------
+    @api.post("/users/register", status_code=201, response_model=m.UserResponse, tags=["account"])
+    def register(body: m.Credentials) -> m.UserResponse:
+        return g.register(body)
+
+    @api.post("/users/login", response_model=m.LoginResponse, tags=["account"])
+    def login(body: m.Credentials) -> m.LoginResponse:
+        return g.login(body)
+
+    @api.get("/user/profile", response_model=m.UserResponse, tags=["account"])
+    def profile(token: str | None = Depends(_session)) -> m.UserResponse:
+        return g.profile(token)
+
+    @api.post("/keys", status_code=201, response_model=m.CreatedKeyResponse, tags=["account"])
+    def create_key(body: m.CreateKeyRequest, token: str | None = Depends(_session)) -> m.CreatedKeyResponse:
+        return g.create_key(token, body)
+
+    @api.get("/keys", response_model=m.ApiKeyList, tags=["account"])
+    def list_keys(token: str | None = Depends(_session)) -> m.ApiKeyList:
+        return g.list_keys(token)
+
+    @api.delete("/keys/{key_id}", response_model=m.ApiKeyResponse, tags=["account"])
+    def revoke_key(key_id: str, token: str | None = Depends(_session)) -> m.ApiKeyResponse:
+        return g.revoke_key(token, key_id)
+
+    # -- collections ---------------------------------------------------------------------
+    @api.put("/collections/{collection}", status_code=201, response_model=m.CollectionResponse, response_model_exclude_none=True, tags=["collections"])
+    def create_collection(collection: str, body: m.CreateCollectionRequest, key: str | None = Depends(_api_key)) -> m.CollectionResponse:
+        return g.create_collection(key, collection, body)
+
+    @api.get("/collections", response_model=m.CollectionList, response_model_exclude_none=True, tags=["collections"])
+    def list_collections(key: str | None = Depends(_api_key)) -> m.CollectionList:
+        return g.list_collections(key)
+
+    @api.get("/collections/{collection}", response_model=m.CollectionResponse, tags=["collections"])
+    def get_collection(collection: str, key: str | None = Depends(_api_key)) -> m.CollectionResponse:
+        return g.get_collection(key, collection)
+
+    @api.delete("/collections/{collection}", response_model=m.DroppedResponse, tags=["collections"])
+    def drop_collection(collection: str, key: str | None = Depends(_api_key)) -> m.DroppedResponse:
+        return g.drop_collection(key, collection)
+
+    # -- points --------------------------------------------------------------------------
+    @api.post("/collections/{collection}/points", response_model=m.UpsertResponse, tags=["points"])
+    def upsert(collection: str, body: m.UpsertRequest, key: str | None = Depends(_api_key)) -> m.UpsertResponse:
+        return g.upsert(key, collection, body)
+
+    @api.get("/collections/{collection}/points/{point_id}", response_model=m.PointResponse, tags=["points"])
+    def get_point(collection: str, point_id: str, key: str | None = Depends(_api_key)) -> m.PointResponse:
+        return g.get_point(key, collection, _point_id(point_id))
+
+    @api.post("/collections/{collection}/points/get", response_model=m.PointsResponse, response_model_exclude_none=True, tags=["points"])
+    def get_points(collection: str, body: m.GetPointsRequest, key: str | None = Depends(_api_key)) -> m.PointsResponse:
+        return g.get_points(key, collection, body)
+
+    @api.post("/collections/{collection}/points/delete", response_model=m.DeletedResponse, tags=["points"])
+    def delete_points(collection: str, body: m.DeletePointsRequest, key: str | None = Depends(_api_key)) -> m.DeletedResponse:
+        return g.delete_points(key, collection, body)
+
+    @api.post("/collections/{collection}/points/scroll", response_model=m.ScrollResponse, response_model_exclude_none=True, tags=["points"])
+    def scroll(collection: str, body: m.ScrollRequest, key: str | None = Depends(_api_key)) -> m.ScrollResponse:
+        return g.scroll(key, collection, body)
+
+    @api.post("/collections/{collection}/points/count", response_model=m.CountResponse, tags=["points"])
+    def count(collection: str, body: m.CountRequest, key: str | None = Depends(_api_key)) -> m.CountResponse:
+        return g.count(key, collection, body)
+
+    @api.post("/collections/{collection}/points/payload", response_model=m.UpdatedResponse, tags=["points"])
+    def set_payload(collection: str, body: m.SetPayloadRequest, key: str | None = Depends(_api_key)) -> m.UpdatedResponse:
+        return g.set_payload(key, collection, body)
+
+    @api.post("/collections/{collection}/points/search", response_model=m.SearchResponse, response_model_exclude_none=True, tags=["search"])
+    def search(collection: str, body: m.SearchRequest, key: str | None = Depends(_api_key)) -> m.SearchResponse:
+        return g.search(key, collection, body)
+
+    @api.post("/collections/{collection}/points/search/batch", response_model=m.SearchBatchResponse, response_model_exclude_none=True, tags=["search"])
+    def search_batch(collection: str, body: m.SearchBatchRequest, key: str | None = Depends(_api_key)) -> m.SearchBatchResponse:
+        return g.search_batch(key, collection, body)
+
+    app.include_router(api)
+
+    # -- operations ----------------------------------------------------------------------
+    @app.get("/healthz", response_model=m.Health, tags=["operations"])
+    def healthz() -> m.Health:
+        return g.health()
+
+    @app.get("/readyz", response_model=m.Health, tags=["operations"], responses={503: {"model": m.Health}})
+    def readyz() -> Any:
+        h = g.readiness()
+        return h if h.status == "ready" else JSONResponse(h.model_dump(), status_code=503)
+
+    @app.get("/metrics", tags=["operations"], response_class=Response, responses={200: {"content": {CONTENT_TYPE_LATEST: {}}}})
+    def prometheus_metrics() -> Response:
+        return Response(metrics.render(), media_type=CONTENT_TYPE_LATEST)
+
+    return app
