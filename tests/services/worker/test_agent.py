@@ -1,0 +1,94 @@
+"""The placement agent against a real PlacementService gRPC server (in-memory placement
+group): registration, assignments opened, stale answers ignored, drops delete files."""
+
+from __future__ import annotations
+
+import pathlib
+from collections.abc import Iterator
+
+import pytest
+
+from vectron.raft import InMemoryGroup
+from vectron.services.placement import PlacementConfig, PlacementService, PlacementStateMachine
+from vectron.services.placement.grpc_server import SERVICE_NAME, PlacementServicer
+from vectron.services.serving import start_grpc_server
+from vectron.services.worker.agent import PlacementAgent
+from vectron.services.worker.replicas import ReplicaHost
+from vectron.services.worker.service import ShardKey, WorkerService
+from vectron.v1 import placement_pb2, placement_pb2_grpc
+
+from .conftest import ids_of_shard, memory_factory
+
+
+@pytest.fixture
+def placement(tmp_path: pathlib.Path) -> Iterator[tuple[PlacementService, str]]:
+    fsm = PlacementStateMachine(tmp_path / "pd", sync=False, map_size=1 << 24)
+    group = InMemoryGroup(fsm)
+    service = PlacementService(group, PlacementConfig(write_timeout=2.0))
+    server = start_grpc_server(
+        "127.0.0.1:0", lambda s: placement_pb2_grpc.add_PlacementServiceServicer_to_server(PlacementServicer(service), s), [SERVICE_NAME]
+    )
+    try:
+        yield service, f"127.0.0.1:{server.port}"
+    finally:
+        server.stop(grace=None)
+        group.stop()
+
+
+def make_agent(tmp_path: pathlib.Path, n: int, address: str) -> tuple[PlacementAgent, ReplicaHost]:
+    host = ReplicaHost(tmp_path / f"w{n}", memory_factory, durable=False, map_size=1 << 24)
+    info = placement_pb2.WorkerInfo(
+        worker_id=f"w{n}", grpc_address=f"127.0.0.1:{9100 + n}", raft_host="127.0.0.1",
+        raft_port_min=30000 + 100 * n, raft_port_max=30099 + 100 * n,
+    )
+    service = WorkerService(host, f"w{n}")
+    return PlacementAgent(info, [address], host, service.shard_stats, rpc_timeout=2.0), host
+
+
+def test_agents_register_open_assigned_replicas_and_drop_them(tmp_path: pathlib.Path, placement) -> None:  # type: ignore[no-untyped-def]
+    service, address = placement
+    agents = [make_agent(tmp_path, n, address) for n in range(2)]
+    try:
+        for agent, _ in agents:
+            agent.run_once()
+            assert agent.registered
+        table = service.create_collection("alice", "docs", 4, shard_count=2, replication_factor=1)
+        cid = table.collection.collection_id
+        for agent, _ in agents:
+            assert agent.run_once()
+        hosted = {n: sorted(r.key for r in host.replicas()) for n, (_, host) in enumerate(agents)}
+        assert sorted(k for keys in hosted.values() for k in keys) == [(cid, 0), (cid, 1)]
+        assert all(len(keys) == 1 for keys in hosted.values())  # spread over both workers
+        # the heartbeat stats reach the placement driver: the leader hint appears
+        for agent, _ in agents:
+            agent.run_once()
+        routing = service.get_routing_table("alice", "docs")
+        assert all(s.leader_worker_id for s in routing.shards)
+        # a write on the hosting worker
+        owner = next(host for _, host in agents if host.replicas() and host.replicas()[0].key == (cid, 0))
+        WorkerService(owner).upsert(ShardKey(cid, 0, table.epoch), ids_of_shard(0, 3), [[1.0, 0, 0, 0]] * 3)
+        folders = [host.folder_of(cid, s) for s in (0, 1) for _, host in agents if host.folder_of(cid, s).exists()]
+        assert len(folders) == 2
+        # an answer older than what the agent applied is ignored
+        agent0, host0 = agents[0]
+        agent0.placement_version += 100
+        assert not agent0.run_once()
+        agent0.placement_version -= 100
+        service.drop_collection("alice", "docs")
+        for agent, host in agents:
+            assert agent.run_once()
+            assert host.replicas() == []
+        assert not any(f.exists() for f in folders)
+    finally:
+        for agent, host in agents:
+            agent.stop()
+            host.close()
+
+
+def test_agent_without_placement_keeps_trying(tmp_path: pathlib.Path) -> None:
+    agent, host = make_agent(tmp_path, 0, "127.0.0.1:1")
+    try:
+        assert not agent.run_once() and not agent.registered
+    finally:
+        agent.stop()
+        host.close()

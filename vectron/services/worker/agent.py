@@ -1,0 +1,112 @@
+"""The worker's link to the placement driver: register, heartbeat, reconcile replicas.
+
+Every ``interval`` seconds the agent sends a heartbeat (with per-shard stats)
+to EVERY placement node it knows, so that whichever node leads the placement
+group has fresh liveness. Each answer carries the worker's assignments and the
+placement version they reflect; the agent keeps the newest version seen and
+reconciles its replicas against that answer only (an answer older than what
+it already applied is ignored, so a lagging placement follower never makes it
+drop a replica). A ``NOT_FOUND`` answer (placement does not know this worker)
+makes it register again.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Sequence
+from concurrent import futures
+
+import grpc
+
+from vectron.services.worker.replicas import ReplicaHost
+from vectron.v1 import placement_pb2, placement_pb2_grpc
+
+__all__ = ["PlacementAgent"]
+
+log = logging.getLogger(__name__)
+
+
+class PlacementAgent:
+    def __init__(
+        self,
+        worker: placement_pb2.WorkerInfo,
+        placement_addresses: Sequence[str],
+        host: ReplicaHost,
+        stats: Callable[[], list[placement_pb2.ShardStats]],
+        *,
+        interval: float = 1.0,
+        rpc_timeout: float = 3.0,
+    ) -> None:
+        if not placement_addresses:
+            raise ValueError("at least one placement address is required")
+        self.worker = worker
+        self.host = host
+        self._stats = stats
+        self.interval = interval
+        self.rpc_timeout = rpc_timeout
+        self._channels = {a: grpc.insecure_channel(a) for a in placement_addresses}
+        self._stubs = {a: placement_pb2_grpc.PlacementServiceStub(c) for a, c in self._channels.items()}
+        self._pool = futures.ThreadPoolExecutor(max_workers=len(self._stubs), thread_name_prefix="heartbeat")
+        self.registered = False
+        self.placement_version = 0
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="placement-agent", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+        self._pool.shutdown(wait=False, cancel_futures=True)
+        for channel in self._channels.values():
+            channel.close()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.run_once()
+            except Exception:  # noqa: BLE001 - the loop must survive anything
+                log.exception("placement agent round failed")
+            self._stop.wait(self.interval)
+
+    def run_once(self) -> bool:
+        """One round: register if needed, heartbeat every placement node, reconcile.
+        Returns whether assignments were applied this round."""
+        if not self.registered and not self._register():
+            return False
+        request = placement_pb2.HeartbeatRequest(worker_id=self.worker.worker_id, shards=self._stats())
+        calls = {a: self._pool.submit(stub.Heartbeat, request, timeout=self.rpc_timeout) for a, stub in self._stubs.items()}
+        best: placement_pb2.HeartbeatResponse | None = None
+        for address, call in calls.items():
+            try:
+                reply = call.result()
+            except grpc.RpcError as exc:
+                if exc.code() == grpc.StatusCode.NOT_FOUND:
+                    self.registered = False
+                log.debug("heartbeat to %s failed: %s", address, exc.code())
+                continue
+            if best is None or reply.placement_version > best.placement_version:
+                best = reply
+        if best is None or best.placement_version < self.placement_version:
+            return False
+        self.placement_version = best.placement_version
+        opened, dropped = self.host.reconcile(list(best.assignments))
+        if opened or dropped:
+            log.info("placement v%d: opened %s, dropped %s", best.placement_version, opened, dropped)
+        return True
+
+    def _register(self) -> bool:
+        for address, stub in self._stubs.items():
+            try:
+                stub.RegisterWorker(placement_pb2.RegisterWorkerRequest(worker=self.worker), timeout=max(self.rpc_timeout, 10.0))
+            except grpc.RpcError as exc:
+                log.info("registering with %s failed: %s %s", address, exc.code(), exc.details())
+                continue
+            self.registered = True
+            log.info("registered worker %s with the placement driver via %s", self.worker.worker_id, address)
+            return True
+        return False
