@@ -1,0 +1,131 @@
+"""Unit tests of the FSM bookkeeping with the in-memory runner."""
+
+from __future__ import annotations
+
+import io
+import json
+import pathlib
+
+import pytest
+
+from vectron.errors import InvalidArgument
+from vectron.raft import DedupLedger, Entry, InMemoryGroup
+
+from .kvfsm import KVStateMachine, cmd
+
+
+def res(raw: bytes) -> dict:
+    return json.loads(raw)
+
+
+@pytest.fixture
+def fsm(tmp_path: pathlib.Path):
+    m = KVStateMachine(tmp_path / "fsm")
+    yield m
+    m.close()
+
+
+def test_apply_returns_result_and_persists_index(tmp_path: pathlib.Path) -> None:
+    m = KVStateMachine(tmp_path / "fsm")
+    assert res(m.apply(Entry(1, "a", cmd(op="set", k="x", v=1)))) == {"ok": True, "v": 1}
+    assert m.applied_index() == 1
+    m.close()
+    m = KVStateMachine(tmp_path / "fsm")
+    assert m.applied_index() == 1
+    assert m.get("x") == 1
+    m.close()
+
+
+def test_entries_at_or_below_applied_index_are_skipped(fsm: KVStateMachine) -> None:
+    fsm.apply(Entry(1, "a", cmd(op="incr", k="c")))
+    fsm.apply(Entry(2, None, cmd(op="incr", k="c")))
+    # a journal replay hands the same entries again
+    assert res(fsm.apply(Entry(1, "a", cmd(op="incr", k="c")))) == {"ok": True, "v": 1}
+    fsm.apply(Entry(2, None, cmd(op="incr", k="c")))
+    assert fsm.get("c") == 2
+    assert fsm.applies() == 2
+
+
+def test_retried_request_id_is_applied_once(fsm: KVStateMachine) -> None:
+    first = fsm.apply(Entry(1, "req-1", cmd(op="incr", k="c")))
+    again = fsm.apply(Entry(2, "req-1", cmd(op="incr", k="c")))
+    assert first == again
+    assert fsm.get("c") == 1
+    assert fsm.applied_index() == 2
+
+
+def test_apply_never_raises_and_records_error(fsm: KVStateMachine) -> None:
+    out = res(fsm.apply(Entry(1, "r", cmd(op="fail"))))
+    assert "boom" in out["error"]
+    assert fsm.applied_index() == 1
+    assert fsm.applies() == 0  # the effect was rolled back
+    assert res(fsm.apply(Entry(2, "r", cmd(op="fail")))) == out
+
+
+def test_dedup_ring_is_bounded(tmp_path: pathlib.Path) -> None:
+    m = KVStateMachine(tmp_path / "fsm", dedup_capacity=3)
+    for i in range(1, 6):
+        m.apply(Entry(i, f"r{i}", cmd(op="incr", k="c")))
+    assert m.lookup_result("r1") is None and m.lookup_result("r2") is None
+    assert res(m.lookup_result("r5")) == {"ok": True, "v": 5}
+    # r1 was forgotten: a retry now applies again (the documented bound)
+    m.apply(Entry(6, "r1", cmd(op="incr", k="c")))
+    assert m.get("c") == 6
+    m.close()
+
+
+def test_ledger_as_plain_metadata() -> None:
+    meta: dict[str, bytes] = {}
+    ledger = DedupLedger(capacity=2)
+    for i, rid in enumerate(["a", "b", "c"], start=1):
+        for k, v in ledger.record_meta(meta.get, i, rid, f"res-{rid}".encode()).items():
+            if v is None:
+                meta.pop(k, None)
+            else:
+                meta[k] = v
+    assert ledger.applied_index(meta.get) == 3
+    assert ledger.lookup(meta.get, "a") is None
+    assert ledger.lookup(meta.get, "c") == b"res-c"
+    assert ledger.lookup(meta.get, None) is None
+    assert all(k.startswith("raft.") for k in meta)
+
+
+def test_snapshot_restore_round_trip(tmp_path: pathlib.Path) -> None:
+    a = KVStateMachine(tmp_path / "a")
+    for i in range(1, 11):
+        a.apply(Entry(i, f"r{i}", cmd(op="set", k=f"k{i}", v=i)))
+    buf = io.BytesIO()
+    a.snapshot(buf)
+    with open(tmp_path / "snap", "wb") as f:  # a real fd goes through copyfd directly
+        a.snapshot(f)
+    assert (tmp_path / "snap").stat().st_size == len(buf.getvalue())
+    b = KVStateMachine(tmp_path / "b")
+    b.apply(Entry(1, "other", cmd(op="set", k="gone", v=0)))
+    buf.seek(0)
+    b.restore(buf)
+    assert b.applied_index() == 10
+    assert b.get("k7") == 7 and b.get("gone") is None
+    assert res(b.apply(Entry(11, "r3", cmd(op="set", k="k3", v=99)))) == {"ok": True, "v": 3}
+    assert b.get("k3") == 3
+    a.close()
+    b.close()
+
+
+def test_failed_restore_keeps_old_state(fsm: KVStateMachine) -> None:
+    fsm.apply(Entry(1, "r", cmd(op="set", k="x", v=1)))
+    with pytest.raises(Exception):
+        fsm.restore(io.BytesIO(b"not an lmdb file" * 100))
+    assert fsm.get("x") == 1 and fsm.applied_index() == 1
+
+
+def test_in_memory_group(fsm: KVStateMachine) -> None:
+    with InMemoryGroup(fsm) as g:
+        assert res(g.propose(cmd(op="incr", k="c"), "r1")) == {"ok": True, "v": 1}
+        assert res(g.propose(cmd(op="incr", k="c"), "r1")) == {"ok": True, "v": 1}
+        g.propose(cmd(op="incr", k="c"))
+        assert g.read(lambda m: m.get("c")) == 2
+        assert g.read(lambda m: m.get("c"), consistency="any") == 2
+        with pytest.raises(InvalidArgument):
+            g.read(lambda m: None, consistency="bogus")
+        assert g.leader() == g.self_address and g.is_ready()
+        assert g.status()["fsm_applied_index"] == fsm.applied_index()
