@@ -43,6 +43,7 @@ def start_grpc_server(
     *,
     max_workers: int = 16,
     interceptors: Sequence[grpc.ServerInterceptor] = (),
+    options: Sequence[tuple[str, int | str]] = (),
 ) -> GrpcServer:
     """Start a server on ``listen`` (``host:port``, port 0 picks a free one) with the
     services ``register`` adds, plus health checking (NOT_SERVING until
@@ -50,7 +51,7 @@ def start_grpc_server(
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="grpc"),
         interceptors=list(interceptors),
-        options=[("grpc.so_reuseport", 0)],
+        options=[("grpc.so_reuseport", 0), *options],
     )
     register(server)
     health_servicer = health.HealthServicer(experimental_non_blocking=True)

@@ -51,6 +51,7 @@ class Stack:
         r = self.http.post("/v1/users/login", json={"email": email, "password": password})
         assert r.status_code == 200, r.text
         token = r.json()["token"]
+        key_args.setdefault("plan", "unlimited")
         r = self.http.post("/v1/keys", json={"name": "k", **key_args}, headers={"Authorization": f"Bearer {token}"})
         assert r.status_code == 201, r.text
         return {"token": token, "key": r.json()["key"], "key_id": r.json()["api_key"]["id"]}

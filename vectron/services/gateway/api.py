@@ -544,7 +544,7 @@ class Gateway:
 
         retrying = Retrying(
             stop=stop_after_attempt(attempts or self.config.retry_attempts) | stop_after_delay(self.config.retry_deadline),
-            wait=wait_exponential_jitter(initial=0.05, max=1.0),
+            wait=wait_exponential_jitter(multiplier=0.05, max=1.0),
             retry=retry_if_exception(retryable),
             reraise=True,
         )
