@@ -6,6 +6,7 @@ in unit tests, and ``group`` for :class:`RaftGroup` (one pysyncobj node).
 """
 
 from vectron.raft.fsm import RAFT_DB, DedupLedger, Entry, LmdbStateMachine, StateMachine
+from vectron.raft.group import RaftConfig, RaftGroup
 from vectron.raft.memory import CONSISTENCY_LEVELS, InMemoryGroup
 
 __all__ = [
@@ -15,5 +16,7 @@ __all__ = [
     "InMemoryGroup",
     "LmdbStateMachine",
     "RAFT_DB",
+    "RaftConfig",
+    "RaftGroup",
     "StateMachine",
 ]

@@ -1,0 +1,547 @@
+"""RaftGroup: one pysyncobj node running one group's state machine.
+
+This is the only module (with ``journal``) that imports pysyncobj. What it adds
+on top of pysyncobj 0.3.17:
+
+* the configuration DESIGN.md asks for: ``appendEntriesUseBatch=False``,
+  ``commandsWaitLeader=False``, a short ``leaderFallbackTimeout``, a journal
+  and a full dump file always, a cluster password, ``maxBindRetries``;
+* a durable journal (:class:`vectron.raft.journal.DurableJournal`): fsynced
+  before any message leaves the node and before every tick;
+* one replicated entry point, :meth:`RaftGroup.propose`, with classified
+  outcomes (success / definite failure / indeterminate) and retries with the
+  same request id inside the caller's deadline;
+* a shared, linearizable read barrier (a no-op through the log, applied
+  locally) and :meth:`RaftGroup.read` with three consistency levels;
+* one-file snapshots (``snapshot_file``) through pysyncobj's
+  ``serializer``/``deserializer`` hooks: no pickle of our state; a damaged
+  snapshot stops the node instead of letting it run on empty state.
+
+Threading: pysyncobj runs on one tick thread owned by the group; the FSM's
+``apply``, ``snapshot`` and ``restore`` run there. ``propose``, ``barrier``,
+``read``, ``status`` may be called from any number of threads.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import struct
+import threading
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+from pysyncobj import FAIL_REASON, SyncObj, SyncObjConf, replicated
+from pysyncobj.transport import TCPTransport
+
+from vectron.errors import Indeterminate, InvalidArgument, NotLeader, StorageError, Unavailable
+from vectron.raft.fsm import Entry, StateMachine
+from vectron.raft.journal import DurableJournal
+from vectron.raft.memory import CONSISTENCY_LEVELS
+from vectron.raft.snapshot_file import open_image, verify_snapshot, write_snapshot
+from vectron.v1 import raft_pb2
+
+__all__ = ["RaftConfig", "RaftGroup"]
+
+logger = logging.getLogger(__name__)
+
+S = TypeVar("S", bound=StateMachine)
+T = TypeVar("T")
+
+_U64 = struct.Struct(">Q")
+
+_DEFINITE = {
+    FAIL_REASON.QUEUE_FULL: "queue full",
+    FAIL_REASON.MISSING_LEADER: "no leader",
+    FAIL_REASON.NOT_LEADER: "not the leader",
+    FAIL_REASON.DISCARDED: "discarded by a new leader",
+    FAIL_REASON.REQUEST_DENIED: "request denied",
+}
+_INDETERMINATE = {
+    FAIL_REASON.LEADER_CHANGED: "leader changed",
+    FAIL_REASON.UNKNOWN_OUTCOME: "unknown outcome",
+}
+_TIMEOUT = -1
+
+
+@dataclass
+class RaftConfig:
+    """How to run one node of one group.
+
+    ``peers`` lists every member's ``host:port`` (``self_address`` may be in it).
+    ``data_dir`` holds the journal and the snapshot file; the FSM's own files
+    live wherever the FSM was opened. ``password`` encrypts and authenticates
+    node-to-node traffic (pysyncobj's messages are pickles: never run without).
+    """
+
+    self_address: str
+    peers: Sequence[str]
+    data_dir: str
+    password: str
+    durable: bool = True
+    election_timeout_min: float = 0.4
+    election_timeout_max: float = 1.4
+    append_entries_period: float = 0.1
+    leader_fallback_timeout: float = 2.0
+    connection_timeout: float = 3.5
+    connection_retry_time: float = 0.5
+    log_compaction_min_entries: int = 5000
+    log_compaction_min_time: float = 300.0
+    commands_queue_size: int = 10_000
+    max_bind_retries: int = 20
+    bind_retry_time: float = 0.5
+    tick_period: float = 0.05
+    #: A barrier not answered for this long is abandoned (new readers start a new one).
+    barrier_stale_after: float = 5.0
+
+
+class _DurableTransport(TCPTransport):  # type: ignore[misc]
+    """Syncs the journal before anything leaves the node: an entry is
+    acknowledged (or replicated by a leader) only once it is on disk."""
+
+    def send(self, node: Any, message: Any) -> bool:
+        journal = getattr(self._syncObj, "_rsm_journal", None)
+        if journal is not None:
+            journal.sync()
+        return bool(super().send(node, message))
+
+
+class _Node(SyncObj):  # type: ignore[misc]
+    """The pysyncobj object: one replicated method that hands entries to the group."""
+
+    def __init__(self, group: "RaftGroup[Any]", self_address: str, others: list[str], conf: SyncObjConf) -> None:
+        self._rsm_group = group
+        self._rsm_journal: DurableJournal | None = None
+        super().__init__(self_address, others, conf, transportClass=_DurableTransport)
+
+    @replicated
+    def _rsm_apply(self, command: bytes) -> bytes | None:
+        # pysyncobj increments raftLastApplied right after this returns.
+        return self._rsm_group._on_apply(self.raftLastApplied + 1, command)
+
+    def _rsm_install_journal(self, journal: DurableJournal) -> None:
+        """Swap in our durable journal (pysyncobj offers no hook; version pinned to 0.3.17).
+
+        Done before the first tick, mirroring what SyncObj.__init__ does with its own."""
+        if len(journal) == 0:
+            journal.add(b"\x01", 1, 0)  # pysyncobj's initial NO_OP entry
+            journal.sync()
+        self._SyncObj__raftLog = journal
+        self._SyncObj__raftCurrentTerm = max(journal.getCurrentTerm(), journal[-1][2])
+        self._SyncObj__votedForNodeId = journal.getVotedForNodeId()
+        self._SyncObj__raftCommitIndex = journal.getRaftCommitIndex()
+        self._rsm_journal = journal
+
+    def _rsm_role(self) -> str:
+        state = getattr(self, "_SyncObj__raftState", None)
+        return {0: "follower", 1: "candidate", 2: "leader"}.get(state, "unknown")  # type: ignore[arg-type]
+
+
+class _BarrierRound:
+    __slots__ = ("event", "index", "error", "started")
+
+    def __init__(self) -> None:
+        self.event = threading.Event()
+        self.index = 0
+        self.error: Exception | None = None
+        self.started = 0.0
+
+
+class _BarrierBatcher:
+    """Shares read barriers among concurrent readers.
+
+    A reader joins the round that will be *issued after it arrived*: if no round
+    is in flight it issues one, otherwise it waits for the next round, which is
+    issued when the in-flight one completes. So every reader's barrier entry
+    enters the log after the reader arrived (linearizable), and at most two
+    barrier entries are outstanding no matter how many readers there are.
+    """
+
+    def __init__(self, issue: Callable[[Callable[[Any, int], None]], None], stale_after: float) -> None:
+        self._issue = issue
+        self._stale_after = stale_after
+        self._lock = threading.RLock()
+        self._inflight: _BarrierRound | None = None
+        self._next: _BarrierRound | None = None
+
+    def wait(self, timeout: float) -> int:
+        with self._lock:
+            now = time.monotonic()
+            if self._inflight is not None and now - self._inflight.started > self._stale_after:
+                stale, self._inflight = self._inflight, None
+                stale.error = Unavailable("read barrier abandoned (no answer)")
+                stale.event.set()
+                if self._next is not None:
+                    self._start(self._next)
+                    self._next = None
+            if self._inflight is None:
+                rnd = _BarrierRound()
+                self._start(rnd)
+            else:
+                if self._next is None:
+                    self._next = _BarrierRound()
+                rnd = self._next
+        if not rnd.event.wait(timeout):
+            raise Unavailable("read barrier timed out")
+        if rnd.error is not None:
+            raise rnd.error
+        return rnd.index
+
+    def fail_all(self, error: Exception) -> None:
+        with self._lock:
+            for rnd in (self._inflight, self._next):
+                if rnd is not None:
+                    rnd.error = error
+                    rnd.event.set()
+            self._inflight = self._next = None
+
+    def _start(self, rnd: _BarrierRound) -> None:
+        rnd.started = time.monotonic()
+        self._inflight = rnd
+        self._issue(lambda res, err: self._done(rnd, res, err))
+
+    def _done(self, rnd: _BarrierRound, res: Any, err: int) -> None:
+        with self._lock:
+            if err == FAIL_REASON.SUCCESS and isinstance(res, bytes) and len(res) == _U64.size:
+                rnd.index = _U64.unpack(res)[0]
+            elif err == FAIL_REASON.SUCCESS:
+                rnd.error = Unavailable("read barrier failed: group stopped")
+            else:
+                rnd.error = Unavailable(f"read barrier failed: {_DEFINITE.get(err) or _INDETERMINATE.get(err) or err}")
+            rnd.event.set()
+            if self._inflight is rnd:
+                self._inflight = None
+                if self._next is not None:
+                    nxt, self._next = self._next, None
+                    self._start(nxt)
+
+
+class RaftGroup(Generic[S]):
+    """One node of one Raft group running ``fsm``.
+
+    The constructor binds the port and starts the node's tick thread; it raises
+    :class:`StorageError` if the snapshot file on disk is damaged (the node
+    refuses to start rather than run on empty state) and :class:`Unavailable` if
+    the port cannot be bound. Call :meth:`stop` (or use it as a context manager).
+    """
+
+    def __init__(self, fsm: S, config: RaftConfig) -> None:
+        if not config.password:
+            raise InvalidArgument("a cluster password is required", field="password")
+        self.fsm = fsm
+        self.config = config
+        self._address = config.self_address
+        self._stop_event = threading.Event()
+        self._fatal: str | None = None
+        self._stopped = False
+        self._stop_lock = threading.Lock()
+        os.makedirs(config.data_dir, exist_ok=True)
+        self._journal_path = os.path.join(config.data_dir, "raft.journal")
+        self._snapshot_path = os.path.join(config.data_dir, "raft.snapshot")
+        if os.path.exists(self._snapshot_path):
+            try:
+                header = verify_snapshot(self._snapshot_path)
+            except StorageError as exc:
+                logger.critical("group %s refuses to start: %s", self._address, exc)
+                raise
+            logger.info("snapshot %s verified (index %d)", self._snapshot_path, header.applied_index)
+        journal = DurableJournal(self._journal_path, durable=config.durable)
+        conf = SyncObjConf(
+            password=config.password,
+            autoTick=False,  # our own tick thread (so our journal is in place before the first tick)
+            appendEntriesUseBatch=False,
+            commandsWaitLeader=False,
+            leaderFallbackTimeout=config.leader_fallback_timeout,
+            raftMinTimeout=config.election_timeout_min,
+            raftMaxTimeout=config.election_timeout_max,
+            appendEntriesPeriod=config.append_entries_period,
+            connectionTimeout=config.connection_timeout,
+            connectionRetryTime=config.connection_retry_time,
+            commandsQueueSize=config.commands_queue_size,
+            logCompactionMinEntries=config.log_compaction_min_entries,
+            logCompactionMinTime=config.log_compaction_min_time,
+            journalFile=None,  # replaced by DurableJournal at self._journal_path
+            fullDumpFile=self._snapshot_path,
+            serializer=self._serialize,
+            deserializer=self._deserialize,
+            useFork=False,
+            maxBindRetries=config.max_bind_retries,
+            bindRetryTime=config.bind_retry_time,
+            dynamicMembershipChange=False,
+        )
+        others = [p for p in config.peers if p != config.self_address]
+        try:
+            self._node = _Node(self, config.self_address, others, conf)
+        except Exception as exc:
+            journal._destroy()
+            raise Unavailable(f"raft node {config.self_address} could not start: {exc}") from exc
+        self._node._rsm_install_journal(journal)
+        self._journal = journal
+        self._barriers = _BarrierBatcher(self._issue_barrier, config.barrier_stale_after)
+        self._thread = threading.Thread(target=self._run, name=f"raft-{config.self_address}", daemon=True)
+        self._thread.start()
+
+    # -- writes ---------------------------------------------------------------------
+    def propose(
+        self,
+        body: bytes,
+        request_id: str | None = None,
+        timeout: float = 5.0,
+        *,
+        forward: bool = True,
+    ) -> bytes:
+        """Replicate ``body`` and return the FSM's result for it.
+
+        Raises :class:`Unavailable` (nothing was applied: no leader, queue full,
+        discarded...), :class:`NotLeader` with the leader's address (only when
+        ``forward`` is False and this node does not lead), or
+        :class:`Indeterminate` (the write may or may not have been applied) when
+        the deadline passes. Failures are retried with the same request id until
+        ``timeout``; without a ``request_id`` a fresh one is generated so these
+        retries stay safe. On a follower the command is forwarded to the leader
+        and the call returns once the entry is applied locally.
+        """
+        if not isinstance(body, (bytes, bytearray, memoryview)):
+            raise InvalidArgument("command body must be bytes", field="body")
+        rid = request_id or uuid.uuid4().hex
+        envelope = raft_pb2.RaftCommand(request_id=rid, body=bytes(body)).SerializeToString()
+        deadline = time.monotonic() + timeout
+        attempt_cap = max(1.0, timeout / 3)
+        backoff = 0.02
+        indeterminate: str | None = None
+        last_error: Unavailable | None = None
+        while True:
+            self._check_running()
+            if not forward and not self._node._isLeader():
+                raise NotLeader(f"{self._address} is not the leader", leader=self.leader())
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                break
+            err, res = self._submit(envelope, min(remaining, attempt_cap))
+            if err == FAIL_REASON.SUCCESS:
+                if res is None:
+                    self._check_running()
+                    raise Unavailable("group stopped while applying")
+                return bytes(res)
+            if err in _DEFINITE:
+                if err == FAIL_REASON.NOT_LEADER:
+                    last_error = NotLeader(f"write failed: {_DEFINITE[err]}", leader=self.leader())
+                else:
+                    last_error = Unavailable(f"write failed: {_DEFINITE[err]}")
+            else:
+                indeterminate = "timed out" if err == _TIMEOUT else _INDETERMINATE.get(err, str(err))
+            logger.debug("propose %s: attempt failed (%s), retrying", rid, err)
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                break
+            time.sleep(min(backoff, remaining))
+            backoff = min(backoff * 2, 0.5)
+        if indeterminate is not None:
+            raise Indeterminate(f"write {rid} outcome unknown ({indeterminate})")
+        raise last_error or Unavailable("write timed out before it could be submitted")
+
+    def _submit(self, envelope: bytes, timeout: float) -> tuple[int, Any]:
+        done = threading.Event()
+        box: list[tuple[Any, int]] = []
+
+        def callback(res: Any, err: int) -> None:
+            box.append((res, err))
+            done.set()
+
+        self._node._rsm_apply(envelope, callback=callback)
+        if not done.wait(timeout):
+            return _TIMEOUT, None
+        res, err = box[0]
+        return err, res
+
+    # -- reads ----------------------------------------------------------------------
+    def barrier(self, timeout: float = 5.0) -> int:
+        """Wait until a no-op appended after this call is committed and applied
+        locally; returns its index. Concurrent callers share barriers."""
+        self._check_running()
+        return self._barriers.wait(timeout)
+
+    def _issue_barrier(self, callback: Callable[[Any, int], None]) -> None:
+        envelope = raft_pb2.RaftCommand(noop=True).SerializeToString()
+        self._node._rsm_apply(envelope, callback=callback)
+
+    def read(self, fn: Callable[[S], T], consistency: str = "linearizable", timeout: float = 5.0) -> T:
+        """Run ``fn(fsm)`` locally after what ``consistency`` requires.
+
+        * ``linearizable``: after a read barrier (sees every write acknowledged
+          before the call, on any node); retried until ``timeout``.
+        * ``leader``: only if this node believes it leads (else :class:`NotLeader`);
+          a deposed leader may serve stale data for up to ``leader_fallback_timeout``.
+        * ``any``: immediately, from this replica's state (may be stale).
+        """
+        if consistency not in CONSISTENCY_LEVELS:
+            raise InvalidArgument(f"unknown consistency {consistency!r}", field="consistency")
+        self._check_running()
+        if consistency == "linearizable":
+            deadline = time.monotonic() + timeout
+            backoff = 0.02
+            while True:
+                try:
+                    self.barrier(max(0.01, deadline - time.monotonic()))
+                    break
+                except Unavailable:
+                    if time.monotonic() + backoff >= deadline:
+                        raise
+                    time.sleep(backoff)
+                    backoff = min(backoff * 2, 0.5)
+        elif consistency == "leader" and not self._node._isLeader():
+            raise NotLeader(f"{self._address} is not the leader", leader=self.leader())
+        return fn(self.fsm)
+
+    # -- discovery ------------------------------------------------------------------
+    @property
+    def self_address(self) -> str:
+        return self._address
+
+    def leader(self) -> str | None:
+        """The last known leader's address (a hint: never proof of leadership)."""
+        if self._stopped or self._fatal:
+            return None
+        node = self._node._getLeader()
+        return None if node is None else str(node.id)
+
+    def is_leader(self) -> bool:
+        """Whether this node believes it leads (a hint; writes prove it)."""
+        return not (self._stopped or self._fatal) and bool(self._node._isLeader())
+
+    def is_ready(self) -> bool:
+        """Caught up with the leader once since start, and a leader is known."""
+        return not (self._stopped or self._fatal) and bool(self._node.isReady()) and self.leader() is not None
+
+    def wait_ready(self, timeout: float = 30.0) -> None:
+        deadline = time.monotonic() + timeout
+        while not self.is_ready():
+            self._check_running()
+            if time.monotonic() > deadline:
+                raise Unavailable(f"group node {self._address} not ready after {timeout}s")
+            time.sleep(0.05)
+
+    def status(self) -> dict[str, Any]:
+        node = self._node
+        return {
+            "self": self._address,
+            "leader": self.leader(),
+            "role": "stopped" if (self._stopped or self._fatal) else node._rsm_role(),
+            "term": node.raftCurrentTerm,
+            "commit_index": node.raftCommitIndex,
+            "applied_index": node.raftLastApplied,
+            "fsm_applied_index": self.fsm.applied_index(),
+            "log_size": node._getRaftLogSize(),
+            "ready": self.is_ready(),
+            "fatal": self._fatal,
+            "journal_syncs": self._journal.syncs,
+        }
+
+    def compact(self) -> None:
+        """Ask for a log compaction (snapshot) at the next tick."""
+        self._node.forceLogCompaction()
+
+    @property
+    def fatal(self) -> str | None:
+        """Why the node stopped itself (a failed restore, an FSM that raised), or None."""
+        return self._fatal
+
+    # -- lifecycle ------------------------------------------------------------------
+    def stop(self) -> None:
+        """Stop the tick thread, close the port, the journal and the FSM."""
+        with self._stop_lock:
+            if self._stopped:
+                return
+            self._stopped = True
+        self._stop_event.set()
+        if threading.current_thread() is not self._thread:
+            self._thread.join()
+        self._barriers.fail_all(Unavailable("group stopped"))
+        self.fsm.close()
+
+    close = stop
+
+    def __enter__(self) -> "RaftGroup[S]":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def _check_running(self) -> None:
+        if self._fatal:
+            raise Unavailable(f"group node {self._address} stopped: {self._fatal}")
+        if self._stopped:
+            raise Unavailable(f"group node {self._address} is stopped")
+
+    def _die(self, reason: str, exc: BaseException | None = None) -> None:
+        logger.critical("group node %s stops: %s (%r)", self._address, reason, exc)
+        self._fatal = reason
+        self._stop_event.set()
+        self._barriers.fail_all(Unavailable(f"group stopped: {reason}"))
+
+    def _run(self) -> None:
+        node = self._node
+        try:
+            while not self._stop_event.is_set():
+                try:
+                    self._journal.sync()
+                    node.doTick(self.config.tick_period)
+                except Exception:
+                    logger.exception("raft tick failed on %s", self._address)
+                    time.sleep(self.config.tick_period)
+        finally:
+            try:
+                node.destroy()  # autoTick off: destroys transport and journal synchronously
+            except Exception:
+                logger.exception("raft node %s did not shut down cleanly", self._address)
+
+    # -- called on the tick thread -------------------------------------------------------
+    def _on_apply(self, index: int, command: bytes) -> bytes | None:
+        if self._fatal:
+            return None
+        try:
+            envelope = raft_pb2.RaftCommand.FromString(command)
+        except Exception:
+            logger.error("entry %d of %s is not a RaftCommand; skipped", index, self._address)
+            return b""
+        if envelope.noop:
+            return _U64.pack(index)
+        try:
+            return self.fsm.apply(Entry(index, envelope.request_id or None, envelope.body))
+        except BaseException as exc:  # the FSM broke its contract: stop rather than stall or diverge
+            self._die(f"state machine raised on entry {index}", exc)
+            return None
+
+    def _serialize(self, filename: str, data: tuple[Any, Any, Any]) -> None:
+        last, prev, cluster = data
+        try:
+            write_snapshot(filename, self.fsm, last, prev, [str(getattr(n, "id", n)) for n in cluster])
+        except Exception:
+            logger.exception("snapshot of %s failed", self._address)
+            raise
+
+    def _deserialize(self, filename: str) -> tuple[Any, Any, Any]:
+        try:
+            header = verify_snapshot(filename)
+            if self.fsm.applied_index() >= header.applied_index:
+                logger.info(
+                    "snapshot at %d not restored: state machine already at %d",
+                    header.applied_index,
+                    self.fsm.applied_index(),
+                )
+            else:
+                with open_image(filename) as image:
+                    self.fsm.restore(image)
+                logger.info("restored snapshot at index %d on %s", header.applied_index, self._address)
+        except BaseException as exc:
+            self._die("snapshot restore failed", exc)
+            raise
+        last, prev = header.last_entry, header.prev_entry
+        return (
+            (last.command, last.index, last.term),
+            (prev.command, prev.index, prev.term),
+            tuple(header.cluster),
+        )
