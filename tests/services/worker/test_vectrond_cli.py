@@ -26,11 +26,6 @@ def test_placement_group_needs_a_password(tmp_path, monkeypatch) -> None:  # typ
     assert result.exit_code == 2 and "password" in result.output
 
 
-def test_one_role_per_process() -> None:
-    result = CliRunner().invoke(main, ["--role", "placement,worker"])
-    assert result.exit_code == 2 and "one vectrond per role" in result.output
-
-
 def test_port_range_and_worker_id(tmp_path) -> None:  # type: ignore[no-untyped-def]
     assert parse_port_range("7600-7699") == (7600, 7699)
     assert parse_port_range("7600") == (7600, 7600)

@@ -1,0 +1,285 @@
+"""Running several roles of Vectron in one process: what ``vectrond --role all`` (or any
+comma list of roles) does.
+
+:func:`preflight` checks everything that can be checked before anything starts
+(the data folder is usable, every listen address is free, the configuration is
+consistent) and raises :class:`PreflightError` with a clear message otherwise.
+:func:`start_node` then starts the roles in dependency order (auth, placement,
+worker, gateway) and returns a :class:`RunningNode` whose ``stop()`` stops them in
+reverse order. While it runs, the node writes ``<data-dir>/status.json`` every
+second: the Raft status of every group replica it hosts (auth, placement, shard
+replicas), which ``vectron cluster status`` reads.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import socket
+import tempfile
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = ["NodeConfig", "RunningNode", "PreflightError", "preflight", "start_node", "ROLES"]
+
+log = logging.getLogger(__name__)
+
+ROLES = ("gateway", "auth", "placement", "worker")
+
+
+class PreflightError(Exception):
+    """The node cannot start: bad configuration, a port in use, an unusable data folder."""
+
+
+@dataclass(frozen=True)
+class NodeConfig:
+    """Everything one node needs. Addresses are ``host:port``."""
+
+    roles: tuple[str, ...] = ROLES
+    data_dir: str = "./vectron-data"
+    node_id: str = "node1"
+    # the gateway (public)
+    rest_listen: str = "127.0.0.1:8080"
+    grpc_listen: str = "127.0.0.1:9090"
+    # the auth group
+    auth_raft: str = "127.0.0.1:7100"
+    auth_grpc: str = "127.0.0.1:7101"
+    auth_peers: tuple[str, ...] = ()       # Raft addresses of the other auth replicas
+    # the placement group
+    placement_raft: str = "127.0.0.1:7200"
+    placement_grpc: str = "127.0.0.1:7201"
+    placement_peers: tuple[str, ...] = ()
+    # the worker
+    worker_grpc: str = "127.0.0.1:7301"
+    raft_host: str = "127.0.0.1"
+    raft_ports: tuple[int, int] = (7600, 7699)
+    # where the gateway and the worker find the groups (default: this node's own)
+    auth_nodes: tuple[str, ...] = ()
+    placement_nodes: tuple[str, ...] = ()
+    # secrets and settings
+    jwt_secret_file: str | None = None
+    cluster_password: str | None = None
+    bcrypt_rounds: int = 12
+    session_ttl: int = 3600
+    default_shards: int = 1
+    default_replication_factor: int = 1
+
+    def listen_addresses(self) -> list[tuple[str, str]]:
+        """(what, address) of every socket this node will listen on."""
+        out: list[tuple[str, str]] = []
+        if "gateway" in self.roles:
+            out += [("REST", self.rest_listen), ("gateway gRPC", self.grpc_listen)]
+        if "auth" in self.roles:
+            out += [("auth Raft", self.auth_raft), ("auth gRPC", self.auth_grpc)]
+        if "placement" in self.roles:
+            out += [("placement Raft", self.placement_raft), ("placement gRPC", self.placement_grpc)]
+        if "worker" in self.roles:
+            out += [("worker gRPC", self.worker_grpc)]
+        return out
+
+    def auth_addresses(self) -> list[str]:
+        return list(self.auth_nodes) or ([self.auth_grpc] if "auth" in self.roles else [])
+
+    def placement_addresses(self) -> list[str]:
+        return list(self.placement_nodes) or ([self.placement_grpc] if "placement" in self.roles else [])
+
+
+def _port_free(address: str) -> bool:
+    host, _, port = address.rpartition(":")
+    host = host.strip("[]") or "0.0.0.0"
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((host, int(port)))
+        except OSError:
+            return False
+    return True
+
+
+def preflight(config: NodeConfig) -> None:
+    """Check the configuration, the data folder and the ports; PreflightError otherwise."""
+    unknown = [r for r in config.roles if r not in ROLES]
+    if unknown or not config.roles:
+        raise PreflightError(f"unknown role(s) {unknown}; roles: {', '.join(ROLES)} or all")
+    seen: dict[str, str] = {}
+    for what, address in config.listen_addresses():
+        host, sep, port = address.rpartition(":")
+        if not sep or not port.isdigit() or not 0 <= int(port) <= 65535:
+            raise PreflightError(f"{what} address {address!r} is not host:port")
+        if address in seen and not address.endswith(":0"):
+            raise PreflightError(f"{what} and {seen[address]} both want {address}")
+        seen[address] = what
+    if "gateway" in config.roles and not config.auth_addresses():
+        raise PreflightError("a gateway without the auth role needs the auth nodes' gRPC addresses (--auth-nodes)")
+    if {"gateway", "worker"} & set(config.roles) and not config.placement_addresses():
+        raise PreflightError("a gateway or worker without the placement role needs --placement-nodes")
+    if (config.auth_peers or config.placement_peers) and not config.cluster_password:
+        raise PreflightError("a multi-node group needs a cluster password: set VECTRON_CLUSTER_PASSWORD")
+    if config.auth_peers and "auth" in config.roles and not (config.jwt_secret_file or os.environ.get("VECTRON_AUTH_JWT_SECRET")):
+        raise PreflightError("a multi-node auth group needs the same JWT secret on every node: --jwt-secret-file")
+    if config.jwt_secret_file and not os.access(config.jwt_secret_file, os.R_OK):
+        raise PreflightError(f"cannot read the JWT secret file {config.jwt_secret_file}")
+    if {"auth", "placement", "worker"} & set(config.roles):
+        import vectron.raft
+
+        if not hasattr(vectron.raft, "RaftGroup"):
+            raise PreflightError("this build has no Raft groups yet (vectron.raft.RaftGroup): only the gateway role can run")
+    lo, hi = config.raft_ports
+    if not 1 <= lo <= hi <= 65535:
+        raise PreflightError(f"raft port range {lo}-{hi} is outside 1-65535 or reversed")
+    # the data folder: creatable, writable
+    try:
+        os.makedirs(config.data_dir, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=config.data_dir, prefix=".probe-"):
+            pass
+    except OSError as exc:
+        raise PreflightError(f"the data folder {config.data_dir} is not usable: {exc.strerror or exc}") from None
+    for what, address in config.listen_addresses():
+        if not address.endswith(":0") and not _port_free(address):
+            raise PreflightError(f"{what} port {address} is already in use")
+
+
+@dataclass
+class RunningNode:
+    config: NodeConfig
+    parts: dict[str, Any] = field(default_factory=dict)
+    _stop_status: threading.Event = field(default_factory=threading.Event, repr=False)
+    _status_thread: threading.Thread | None = field(default=None, repr=False)
+
+    @property
+    def gateway(self) -> Any:
+        return self.parts.get("gateway")
+
+    def status(self) -> dict[str, Any]:
+        """This node's group replicas: role, leader, term, commit and applied index."""
+        groups: list[dict[str, Any]] = []
+        for name in ("auth", "placement"):
+            part = self.parts.get(name)
+            if part is None:
+                continue
+            try:
+                st = dict(part.group.status())
+            except Exception as exc:  # noqa: BLE001 - a stopping group
+                st = {"error": str(exc)}
+            groups.append({"group": name, **{k: v for k, v in st.items() if isinstance(v, (str, int, float, bool, type(None)))}})
+        worker = self.parts.get("worker")
+        if worker is not None:
+            for s in worker.service.shard_status():
+                groups.append({
+                    "group": f"shard {s.collection_id[:8]}/{s.shard_id}", "self": s.raft_address, "role": s.role,
+                    "leader": s.leader, "term": s.term, "commit_index": s.commit_index, "applied_index": s.applied_index,
+                    "point_count": s.point_count,
+                })
+        out: dict[str, Any] = {"node": self.config.node_id, "pid": os.getpid(), "at": time.time(), "groups": groups}
+        gw = self.parts.get("gateway")
+        if gw is not None:
+            out["rest"] = gw.url
+            out["grpc"] = gw.grpc_address
+        return out
+
+    def _write_status(self) -> None:
+        path = os.path.join(self.config.data_dir, "status.json")
+        while not self._stop_status.wait(1.0):
+            try:
+                tmp = path + ".tmp"
+                with open(tmp, "w") as f:
+                    json.dump(self.status(), f)
+                os.replace(tmp, path)
+            except Exception:  # noqa: BLE001 - status is best effort
+                log.debug("status write failed", exc_info=True)
+
+    def stop(self) -> None:
+        self._stop_status.set()
+        if self._status_thread is not None:
+            self._status_thread.join(timeout=5)
+        for name in ("gateway", "worker", "placement", "auth"):
+            part = self.parts.pop(name, None)
+            if part is not None:
+                try:
+                    part.stop()
+                except Exception:  # noqa: BLE001 - keep stopping the others
+                    log.exception("stopping %s failed", name)
+        log.info("node %s stopped", self.config.node_id)
+
+
+def start_node(config: NodeConfig) -> RunningNode:
+    """Start the configured roles (run :func:`preflight` first). On a failure, what was
+    started is stopped again and the error raised."""
+    node = RunningNode(config)
+    d = config.data_dir
+    try:
+        if "auth" in config.roles:
+            from vectron.errors import VectronError
+            from vectron.services.auth.node import serve_auth
+            from vectron.services.auth.service import AuthConfig
+            from vectron.services.auth.sessions import load_secret
+
+            auth_dir = os.path.join(d, "auth")
+            try:
+                secret = load_secret(secret_file=config.jwt_secret_file, data_dir=auth_dir, allow_generate=not config.auth_peers)
+            except VectronError as exc:
+                raise PreflightError(exc.message) from None
+            node.parts["auth"] = serve_auth(
+                data_dir=auth_dir, raft_address=config.auth_raft, peers=list(config.auth_peers),
+                grpc_listen=config.auth_grpc, jwt_secret=secret, cluster_password=config.cluster_password,
+                config=AuthConfig(bcrypt_rounds=config.bcrypt_rounds, session_ttl_seconds=config.session_ttl),
+            )
+        if "placement" in config.roles:
+            from vectron.services.placement.node import serve_placement
+
+            node.parts["placement"] = serve_placement(
+                data_dir=os.path.join(d, "placement"), raft_address=config.placement_raft,
+                peers=list(config.placement_peers), grpc_listen=config.placement_grpc,
+                cluster_password=config.cluster_password,
+            )
+        if "worker" in config.roles:
+            from vectron.services.worker.node import serve_worker
+
+            node.parts["worker"] = serve_worker(
+                data_dir=os.path.join(d, "worker"), placement=config.placement_addresses(), raft_host=config.raft_host,
+                raft_ports=config.raft_ports, grpc_listen=config.worker_grpc, worker_id=f"{config.node_id}-worker",
+                cluster_password=config.cluster_password,
+            )
+        if "gateway" in config.roles:
+            from vectron.services.gateway.api import GatewayConfig
+            from vectron.services.gateway.node import serve_gateway
+
+            node.parts["gateway"] = serve_gateway(
+                auth_addresses=config.auth_addresses(), placement_addresses=config.placement_addresses(),
+                rest_listen=config.rest_listen, grpc_listen=config.grpc_listen,
+                config=GatewayConfig(
+                    default_shards=config.default_shards, default_replication_factor=config.default_replication_factor
+                ),
+            )
+    except BaseException:
+        node.stop()
+        raise
+    node._status_thread = threading.Thread(target=node._write_status, name="status", daemon=True)
+    node._status_thread.start()
+    return node
+
+
+def wait_ready(node: RunningNode, timeout: float = 60.0) -> bool:
+    """Wait until the node's gateway (if any) is ready; False on timeout."""
+    gw = node.gateway
+    if gw is None:
+        return True
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if gw.gateway.readiness().status == "ready":
+            return True
+        time.sleep(0.25)
+    return False
+
+
+def parse_list(value: str | Sequence[str] | None) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        value = value.split(",")
+    return tuple(v.strip() for v in value if v and v.strip())
