@@ -1,0 +1,183 @@
+"""RaftGroup in-process: real pysyncobj nodes on loopback ports, one process."""
+
+from __future__ import annotations
+
+import json
+import pathlib
+import threading
+from collections.abc import Iterator
+
+import pytest
+
+from vectron.errors import Indeterminate, InvalidArgument, NotLeader, StorageError, Unavailable
+from vectron.raft import Entry, RaftConfig, RaftGroup, StateMachine
+from vectron.raft.group import FAIL_REASON
+
+from .kvfsm import KVStateMachine, cmd
+from .procs import free_ports, wait_for
+
+PASSWORD = "in-process-test-password"
+
+
+def make_group(tmp: pathlib.Path, addr: str, peers: list[str], name: str, fsm: StateMachine | None = None) -> RaftGroup:
+    fsm = fsm or KVStateMachine(tmp / name / "fsm")
+    return RaftGroup(fsm, RaftConfig(self_address=addr, peers=peers, data_dir=str(tmp / name / "raft"), password=PASSWORD))
+
+
+@pytest.fixture(scope="module")
+def trio(tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[RaftGroup]]:
+    tmp = tmp_path_factory.mktemp("trio")
+    addrs = [f"127.0.0.1:{p}" for p in free_ports(3)]
+    groups: list[RaftGroup] = []
+    try:
+        for i, a in enumerate(addrs):
+            groups.append(make_group(tmp, a, addrs, f"n{i}"))
+        for g in groups:
+            g.wait_ready(30)
+        yield groups
+    finally:
+        for g in groups:
+            g.stop()
+
+
+def leader_of(groups: list[RaftGroup]) -> RaftGroup:
+    def find() -> RaftGroup | None:
+        leaders = {g.leader() for g in groups}
+        if len(leaders) == 1 and None not in leaders:
+            addr = leaders.pop()
+            return next((g for g in groups if g.self_address == addr and g.is_leader()), None)
+        return None
+
+    return wait_for(find, what="a leader")
+
+
+def res(raw: bytes) -> dict:
+    return json.loads(raw)
+
+
+def test_writes_on_a_follower_are_forwarded_and_readable_there(trio: list[RaftGroup]) -> None:
+    leader = leader_of(trio)
+    follower = next(g for g in trio if g is not leader)
+    before = leader.read(lambda f: f.get("fwd")) or 0
+    assert res(follower.propose(cmd(op="incr", k="fwd")))["v"] == before + 1
+    # the call returned once applied locally: read-your-writes on the follower
+    assert follower.read(lambda f: f.get("fwd"), consistency="any") == before + 1
+    assert leader.read(lambda f: f.get("fwd"), consistency="leader") == before + 1
+
+
+def test_follower_without_forwarding_redirects_to_the_leader(trio: list[RaftGroup]) -> None:
+    leader = leader_of(trio)
+    follower = next(g for g in trio if g is not leader)
+    with pytest.raises(NotLeader) as info:
+        follower.propose(cmd(op="incr", k="x"), forward=False)
+    assert info.value.leader == leader.self_address
+    with pytest.raises(NotLeader):
+        follower.read(lambda f: f.get("x"), consistency="leader")
+
+
+def test_concurrent_linearizable_reads_share_barriers(trio: list[RaftGroup]) -> None:
+    leader = leader_of(trio)
+    follower = next(g for g in trio if g is not leader)
+    follower.propose(cmd(op="set", k="shared", v=1))
+    start = threading.Barrier(20)
+    results: list[object] = []
+
+    def reader() -> None:
+        start.wait()
+        results.append(follower.read(lambda f: f.get("shared")))
+
+    before = leader.status()["commit_index"]
+    threads = [threading.Thread(target=reader) for _ in range(20)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert results == [1] * 20
+    used = leader.status()["commit_index"] - before
+    assert 1 <= used < 20  # far fewer barrier entries than readers
+
+
+def test_status_reports_the_group(trio: list[RaftGroup]) -> None:
+    leader = leader_of(trio)
+    leader.propose(cmd(op="incr", k="s"))
+    st = leader.status()
+    assert st["role"] == "leader" and st["leader"] == leader.self_address == st["self"]
+    assert st["commit_index"] >= st["fsm_applied_index"] >= 1
+    assert st["journal_syncs"] >= 1
+    assert st["term"] >= 1 and st["ready"] and st["fatal"] is None
+
+
+def test_outcomes_are_classified(trio: list[RaftGroup], monkeypatch: pytest.MonkeyPatch) -> None:
+    g = leader_of(trio)
+    monkeypatch.setattr(g, "_submit", lambda env, timeout: (FAIL_REASON.LEADER_CHANGED, None))
+    with pytest.raises(Indeterminate):
+        g.propose(cmd(op="incr", k="z"), timeout=0.3)
+    monkeypatch.setattr(g, "_submit", lambda env, timeout: (FAIL_REASON.QUEUE_FULL, None))
+    with pytest.raises(Unavailable) as info:
+        g.propose(cmd(op="incr", k="z"), timeout=0.3)
+    assert not isinstance(info.value, Indeterminate)
+    outcomes = iter([(FAIL_REASON.UNKNOWN_OUTCOME, None), (FAIL_REASON.MISSING_LEADER, None)])
+    monkeypatch.setattr(g, "_submit", lambda env, timeout: next(outcomes, (-1, None)))
+    with pytest.raises(Indeterminate):  # once an attempt may have applied, failure is indeterminate
+        g.propose(cmd(op="incr", k="z"), timeout=0.3)
+
+
+def test_no_quorum_is_a_definite_failure(tmp_path: pathlib.Path) -> None:
+    addrs = [f"127.0.0.1:{p}" for p in free_ports(3)]
+    with make_group(tmp_path, addrs[0], addrs, "alone") as g:  # its two peers never start
+        with pytest.raises(Unavailable) as info:
+            g.propose(cmd(op="incr", k="c"), timeout=1.0)
+        assert not isinstance(info.value, Indeterminate)
+        with pytest.raises(Unavailable):
+            g.read(lambda f: f.get("c"), timeout=0.5)
+        assert g.read(lambda f: f.get("c"), consistency="any") is None
+
+
+def test_a_password_is_required(tmp_path: pathlib.Path) -> None:
+    with pytest.raises(InvalidArgument):
+        RaftGroup(KVStateMachine(tmp_path / "f"), RaftConfig("127.0.0.1:1", ["127.0.0.1:1"], str(tmp_path), ""))
+
+
+class _Raising(StateMachine):
+    def apply(self, entry: Entry) -> bytes:
+        raise RuntimeError("broken fsm")
+
+    def snapshot(self, file) -> None:  # type: ignore[no-untyped-def]
+        pass
+
+    def restore(self, file) -> None:  # type: ignore[no-untyped-def]
+        pass
+
+
+def test_an_fsm_that_raises_stops_the_node(tmp_path: pathlib.Path) -> None:
+    addr = f"127.0.0.1:{free_ports(1)[0]}"
+    with make_group(tmp_path, addr, [addr], "single", fsm=_Raising()) as g:
+        g.wait_ready(10)
+        with pytest.raises(Unavailable):
+            g.propose(cmd(op="x"), timeout=3.0)
+        wait_for(lambda: g.fatal is not None, what="the node to stop")
+        assert g.status()["role"] == "stopped"
+
+
+def test_single_node_group_snapshot_and_restart(tmp_path: pathlib.Path) -> None:
+    addr = f"127.0.0.1:{free_ports(1)[0]}"
+    with make_group(tmp_path, addr, [addr], "one") as g:
+        g.wait_ready(10)
+        for _ in range(5):
+            g.propose(cmd(op="incr", k="c"))
+        g.compact()
+        wait_for(lambda: g.status()["log_size"] <= 3, what="compaction")
+        g.propose(cmd(op="incr", k="c"))
+    with make_group(tmp_path, addr, [addr], "one") as g:
+        g.wait_ready(10)
+        assert g.read(lambda f: f.get("c")) == 6
+        assert g.read(lambda f: f.applies()) == 6
+    # damage the snapshot: the node refuses to start
+    snap = tmp_path / "one" / "raft" / "raft.snapshot"
+    raw = bytearray(snap.read_bytes())
+    raw[len(raw) // 2] ^= 0x01
+    snap.write_bytes(bytes(raw))
+    fsm = KVStateMachine(tmp_path / "one" / "fsm")
+    with pytest.raises(StorageError):
+        RaftGroup(fsm, RaftConfig(addr, [addr], str(tmp_path / "one" / "raft"), PASSWORD))
+    fsm.close()
