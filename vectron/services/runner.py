@@ -207,9 +207,33 @@ class RunningNode:
         log.info("node %s stopped", self.config.node_id)
 
 
+def local_cluster_password(data_dir: str) -> str:
+    """A single node's Raft password: generated once in ``<data_dir>/cluster-password`` (0600).
+    (Raft traffic is authenticated even on one node; its ports only listen on loopback by default.)"""
+    import secrets
+
+    path = os.path.join(data_dir, "cluster-password")
+    try:
+        with open(path) as f:
+            value = f.read().strip()
+        if value:
+            return value
+    except FileNotFoundError:
+        pass
+    value = secrets.token_hex(16)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(value + "\n")
+    return value
+
+
 def start_node(config: NodeConfig) -> RunningNode:
     """Start the configured roles (run :func:`preflight` first). On a failure, what was
     started is stopped again and the error raised."""
+    if not config.cluster_password and not (config.auth_peers or config.placement_peers):
+        from dataclasses import replace
+
+        config = replace(config, cluster_password=local_cluster_password(config.data_dir))
     node = RunningNode(config)
     d = config.data_dir
     try:
