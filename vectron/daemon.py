@@ -281,8 +281,8 @@ def _wait_for_signal(node: object) -> None:
 def _start_placement(data_dir: str, raft_addr: str, peers: list[str], grpc_listen: str, cluster_password: str | None) -> object:
     from vectron.services.placement.node import serve_placement
 
-    if peers and not cluster_password:
-        raise click.UsageError(f"a multi-node group needs a cluster password: set {CLUSTER_PASSWORD_ENV}")
+    if not cluster_password:
+        raise click.UsageError(f"the placement group needs a cluster password: set {CLUSTER_PASSWORD_ENV}")
     node = serve_placement(
         data_dir=os.path.join(data_dir, "placement"), raft_address=raft_addr, peers=peers,
         grpc_listen=grpc_listen, cluster_password=cluster_password,
@@ -313,7 +313,9 @@ def _start_worker(
     except VectronError as exc:
         raise click.UsageError(exc.message) from None
     if not cluster_password:
-        log.warning("no cluster password: shard groups accept Raft messages from anyone reaching their ports")
+        raise click.UsageError(
+            f"a worker needs the cluster password its shard groups share: set {CLUSTER_PASSWORD_ENV}"
+        )
     node = serve_worker(
         data_dir=os.path.join(data_dir, "worker"), placement=placement, raft_host=raft_host, raft_ports=ports,
         grpc_listen=grpc_listen, advertise_address=advertise_addr, worker_id=worker_id, capacity=capacity,

@@ -22,7 +22,10 @@ def test_worker_refuses_a_bad_port_range(tmp_path) -> None:  # type: ignore[no-u
 
 def test_placement_group_needs_a_password(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     monkeypatch.delenv("VECTRON_CLUSTER_PASSWORD", raising=False)
-    result = CliRunner().invoke(main, ["--role", "placement", "--data-dir", str(tmp_path), "--peers", "127.0.0.1:1"])
+    for args in (["--peers", "127.0.0.1:1"], []):
+        result = CliRunner().invoke(main, ["--role", "placement", "--data-dir", str(tmp_path), *args])
+        assert result.exit_code == 2 and "password" in result.output
+    result = CliRunner().invoke(main, ["--role", "worker", "--data-dir", str(tmp_path), "--placement", "127.0.0.1:1"])
     assert result.exit_code == 2 and "password" in result.output
 
 

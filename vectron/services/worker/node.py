@@ -97,15 +97,23 @@ def serve_worker(
 ) -> WorkerNode:
     """Start a worker: reopen its replicas from ``data_dir``, serve gRPC on ``grpc_listen``
     and register/heartbeat with the placement nodes at ``placement`` (gRPC addresses)."""
-    from vectron.raft import RaftGroup
+    from vectron.raft import RaftConfig, RaftGroup
 
+    if not cluster_password:
+        raise InvalidArgument("a cluster password is required (VECTRON_CLUSTER_PASSWORD)", field="cluster_password")
     os.makedirs(data_dir, exist_ok=True)
     wid = worker_id_for(data_dir, worker_id)
 
     def factory(fsm: ShardStateMachine, self_address: str, peers: list[str], raft_dir: pathlib.Path) -> Any:
-        return RaftGroup(
-            fsm, self_address=self_address, peers=peers, data_dir=str(raft_dir), password=cluster_password, **(raft_options or {})
+        config = RaftConfig(
+            self_address=self_address,
+            peers=[self_address, *peers],
+            data_dir=str(raft_dir),
+            password=cluster_password,
+            durable=durable,
+            **(raft_options or {}),
         )
+        return RaftGroup(fsm, config)
 
     host = ReplicaHost(data_dir, factory, durable=durable)
     reopened = host.open_local()
