@@ -98,6 +98,24 @@ class RaftConfig:
     barrier_stale_after: float = 5.0
 
 
+class _ResendNoiseFilter(logging.Filter):
+    """pysyncobj logs CRITICAL "truncating already-applied log entries" on every
+    overlapping re-send, although it re-adds identical entries (and our journal
+    keeps them, see DurableJournal.deleteEntriesFrom). Re-log it at DEBUG."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno == logging.CRITICAL and str(record.msg).startswith("truncating already-applied"):
+            logger.debug("pysyncobj (overlapping re-send): %s", record.getMessage())
+            return False
+        return True
+
+
+def _install_noise_filter() -> None:
+    target = logging.getLogger("pysyncobj.syncobj")
+    if not any(isinstance(f, _ResendNoiseFilter) for f in target.filters):
+        target.addFilter(_ResendNoiseFilter())
+
+
 class _DurableTransport(TCPTransport):  # type: ignore[misc]
     """Syncs the journal before anything leaves the node: an entry is
     acknowledged (or replicated by a leader) only once it is on disk."""
@@ -239,6 +257,7 @@ class RaftGroup(Generic[S]):
         self._stopped = False
         self._stop_lock = threading.Lock()
         os.makedirs(config.data_dir, exist_ok=True)
+        _install_noise_filter()
         self._journal_path = os.path.join(config.data_dir, "raft.journal")
         self._snapshot_path = os.path.join(config.data_dir, "raft.snapshot")
         if os.path.exists(self._snapshot_path):

@@ -5,7 +5,7 @@ its term/vote meta file), so a power loss can forget entries this node already
 acknowledged. :class:`DurableJournal` implements pysyncobj's ``Journal``
 interface over an append-only file of checksummed records:
 
-* ``add``/``deleteEntriesFrom``/``clear`` write immediately (the page cache:
+* ``add``/``clear`` write immediately (the page cache:
   enough to survive a process crash) and mark the journal dirty;
 * :meth:`DurableJournal.sync` fdatasyncs a dirty journal. The group calls it
   before every message leaves the node (so no ``next_node_idx`` acknowledgement
@@ -14,6 +14,8 @@ interface over an append-only file of checksummed records:
   One fsync covers every entry added since the last one (group commit);
 * term and vote are written with fsync before ``setCurrentTerm`` returns (Raft
   requires them durable before a vote is sent);
+* ``deleteEntriesFrom`` is lazy and only cuts the log on a real conflict (see
+  its docstring: pysyncobj truncates and re-adds on every overlapping append);
 * compaction (``deleteEntriesTo``) rewrites the file beside and renames it.
 
 A torn or corrupt tail (crash in the middle of a write) is cut off at load.
@@ -67,6 +69,7 @@ class DurableJournal(Journal):  # type: ignore[misc]
         self._durable = durable
         self._entries: list[tuple[bytes, int, int]] = []
         self._offsets: list[int] = []
+        self._shadow: list[tuple[tuple[bytes, int, int], int, int]] = []  # see deleteEntriesFrom
         self._dirty = False
         self.syncs = 0  # number of fsyncs done (for benchmarks and tests)
         self._fd = self._open_and_load()
@@ -79,7 +82,11 @@ class DurableJournal(Journal):  # type: ignore[misc]
         return self._durable
 
     def sync(self) -> None:
-        """Make every entry added so far durable (no-op when clean or not durable)."""
+        """Make every entry added so far durable (no-op when clean or not durable).
+
+        Also settles a lazy ``deleteEntriesFrom`` whose tail met no conflict."""
+        if self._shadow:
+            self._restore_shadow()
         if self._dirty:
             self._dirty = False
             if self._durable:
@@ -89,28 +96,62 @@ class DurableJournal(Journal):  # type: ignore[misc]
     # -- pysyncobj Journal -----------------------------------------------------------
     def add(self, command: bytes, idx: int, term: int) -> None:
         command = bytes(command)
+        if self._shadow:
+            entry, offset, end = self._shadow[0]
+            if entry == (command, idx, term):  # re-sent entry identical to the one on disk
+                self._shadow.pop(0)
+                self._entries.append(entry)
+                self._offsets.append(offset)
+                self._end = end
+                return
+            self._drop_shadow()  # a real conflict: cut the old tail here
         record = _encode(command, idx, term)
         offset = self._end
         os.pwrite(self._fd, record, offset)
         self._entries.append((command, idx, term))
         self._offsets.append(offset)
-        self._end = offset + len(record)
+        self._end = self._phys_end = offset + len(record)
         self._dirty = True
 
     def clear(self) -> None:
         self._entries = []
         self._offsets = []
+        self._shadow = []
         self._truncate(len(_MAGIC))
 
     def deleteEntriesFrom(self, entryFrom: int) -> None:  # noqa: N802 (pysyncobj's name)
+        """Remove entries from position ``entryFrom`` on, lazily.
+
+        pysyncobj 0.3.17 calls this for every append_entries that overlaps the
+        log, conflict or not, and then re-adds the same entries (Raft only
+        truncates on a conflict). The removed records stay on disk as a shadow
+        tail: re-added identical entries are taken back without a write; the
+        first different entry cuts the tail; at the next :meth:`sync` (before
+        anything is sent) a tail that met no conflict is restored, as Raft says.
+        """
         if entryFrom >= len(self._entries):
             return
-        offset = self._offsets[entryFrom]
+        ends = self._offsets[entryFrom + 1 :] + [self._end]
+        removed = [(e, o, end) for e, o, end in zip(self._entries[entryFrom:], self._offsets[entryFrom:], ends)]
+        self._shadow = removed + self._shadow
+        self._end = self._offsets[entryFrom]
         del self._entries[entryFrom:]
         del self._offsets[entryFrom:]
-        self._truncate(offset)
+
+    def _drop_shadow(self) -> None:
+        self._shadow = []
+        self._truncate(self._end)
+
+    def _restore_shadow(self) -> None:
+        for entry, offset, end in self._shadow:
+            self._entries.append(entry)
+            self._offsets.append(offset)
+            self._end = end
+        self._shadow = []
 
     def deleteEntriesTo(self, entryTo: int) -> None:  # noqa: N802
+        if self._shadow:
+            self._restore_shadow()
         keep = self._entries[entryTo:]
         tmp = self._path + ".tmp"
         with open(tmp, "wb") as f:
@@ -134,7 +175,7 @@ class DurableJournal(Journal):  # type: ignore[misc]
         self._fd = os.open(self._path, os.O_RDWR)
         self._entries = list(keep)
         self._offsets = offsets
-        self._end = pos
+        self._end = self._phys_end = pos
         self._dirty = False
 
     def __getitem__(self, item: int | slice) -> Any:
@@ -178,7 +219,7 @@ class DurableJournal(Journal):  # type: ignore[misc]
     # -- internals -------------------------------------------------------------------
     def _truncate(self, offset: int) -> None:
         os.ftruncate(self._fd, offset)
-        self._end = offset
+        self._end = self._phys_end = offset
         self._dirty = True
 
     def _open_and_load(self) -> int:
@@ -196,7 +237,7 @@ class DurableJournal(Journal):  # type: ignore[misc]
             if self._durable:
                 os.fsync(fd)
                 _fsync_dir(self._path)
-            self._end = len(_MAGIC)
+            self._end = self._phys_end = len(_MAGIC)
             return fd
         pos = len(_MAGIC)
         while pos + _LEN.size <= len(data):
@@ -216,7 +257,7 @@ class DurableJournal(Journal):  # type: ignore[misc]
             os.ftruncate(fd, pos)
             if self._durable:
                 os.fsync(fd)
-        self._end = pos
+        self._end = self._phys_end = pos
         return fd
 
     def _load_meta(self) -> dict[str, Any]:
