@@ -202,6 +202,11 @@ def main(
         raise click.UsageError(exc.message) from None
     if peer_list and not cluster_password:
         raise click.UsageError(f"a multi-node group needs a cluster password: set {CLUSTER_PASSWORD_ENV}")
+    if not cluster_password:  # a single node: generated once in its data folder (0600)
+        from vectron.services.runner import local_cluster_password
+
+        os.makedirs(auth_dir, exist_ok=True)
+        cluster_password = local_cluster_password(auth_dir)
     node = serve_auth(
         data_dir=auth_dir,
         raft_address=raft_addr,

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from vectron.errors import InvalidArgument
 from vectron.services.auth.fsm import AuthStateMachine
 from vectron.services.auth.grpc_server import SERVICE_NAME, AuthServicer
 from vectron.services.auth.service import AuthConfig, AuthService
@@ -63,19 +64,27 @@ def serve_auth(
     """Start an auth node: its Raft group replica (state under ``data_dir``) and a gRPC
     server on ``grpc_listen`` with health checking (SERVING once the group is
     ready) and reflection. Returns at once; the node joins its group in the background."""
-    from vectron.raft import RaftGroup
+    from vectron.raft import RaftConfig, RaftGroup
 
+    if not cluster_password:
+        raise InvalidArgument("a cluster password is required (VECTRON_CLUSTER_PASSWORD)", field="cluster_password")
     config = config or AuthConfig()
     os.makedirs(data_dir, exist_ok=True)
     fsm = AuthStateMachine(os.path.join(data_dir, "state"))
-    group = RaftGroup(
-        fsm,
-        self_address=raft_address,
-        peers=list(peers),
-        data_dir=os.path.join(data_dir, "raft"),
-        password=cluster_password,
-        **(raft_options or {}),
-    )
+    try:
+        group = RaftGroup(
+            fsm,
+            RaftConfig(
+                self_address=raft_address,
+                peers=[raft_address, *peers],
+                data_dir=os.path.join(data_dir, "raft"),
+                password=cluster_password,
+                **(raft_options or {}),
+            ),
+        )
+    except BaseException:
+        fsm.close()
+        raise
     try:
         service = AuthService(group, TokenIssuer(jwt_secret, ttl_seconds=config.session_ttl_seconds), config)
         server = start_grpc_server(
