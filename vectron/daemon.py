@@ -215,6 +215,7 @@ def main(
         jwt_secret=secret,
         cluster_password=cluster_password,
         config=AuthConfig(bcrypt_rounds=bcrypt_rounds, session_ttl_seconds=session_ttl),
+        status_file=os.path.join(data_dir, "status.json"),
     )
     stop = threading.Event()
 

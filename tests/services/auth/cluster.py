@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import pathlib
 import secrets
@@ -119,6 +120,25 @@ class AuthCluster:
             if waiting and time.monotonic() > deadline:
                 logs = "\n".join(n.log_path.read_text()[-2000:] for n in waiting)
                 raise TimeoutError(f"nodes {[n.index for n in waiting]} not serving:\n{logs}")
+            time.sleep(0.2)
+
+    def leader(self, timeout: float = 30.0) -> Node:
+        """The live node whose own fresh status.json (written after this call) says it leads."""
+        since = time.time()
+        deadline = time.monotonic() + timeout
+        while True:
+            for node in self.nodes:
+                if node.proc is None:
+                    continue
+                try:
+                    status = json.loads((node.data_dir / "status.json").read_text())
+                except (OSError, ValueError):
+                    continue
+                group = status["groups"][0]
+                if status["at"] > since and group.get("role") == "leader" and group.get("leader") == node.raft:
+                    return node
+            if time.monotonic() > deadline:
+                raise TimeoutError("no node reports itself the leader")
             time.sleep(0.2)
 
     def stop_all(self) -> None:

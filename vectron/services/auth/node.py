@@ -5,8 +5,11 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import os
+import threading
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -33,16 +36,43 @@ class AuthNode:
     service: AuthService
     grpc: GrpcServer
     watcher: ReadinessWatcher
+    status_file: str | None = None
     _stopped: bool = field(default=False, repr=False)
+    _stop_status: threading.Event = field(default_factory=threading.Event, repr=False)
+    _status_thread: threading.Thread | None = field(default=None, repr=False)
 
     @property
     def grpc_address(self) -> str:
         return self.grpc.address
 
+    def status(self) -> dict[str, Any]:
+        """This node's auth replica (role, leader, term, indexes), in the shape of the
+        node runner's ``status.json``."""
+        try:
+            st = dict(self.group.status())
+        except Exception as exc:  # noqa: BLE001 - a stopping group
+            st = {"error": str(exc)}
+        group = {"group": "auth", **{k: v for k, v in st.items() if isinstance(v, (str, int, float, bool, type(None)))}}
+        return {"node": self.group.self_address, "pid": os.getpid(), "at": time.time(), "grpc": self.grpc.address, "groups": [group]}
+
+    def _write_status(self) -> None:
+        assert self.status_file is not None
+        while not self._stop_status.wait(1.0):
+            try:
+                tmp = self.status_file + ".tmp"
+                with open(tmp, "w") as f:
+                    json.dump(self.status(), f)
+                os.replace(tmp, self.status_file)
+            except Exception:  # noqa: BLE001 - status is best effort
+                log.debug("status write failed", exc_info=True)
+
     def stop(self, grace: float = 1.0) -> None:
         if self._stopped:
             return
         self._stopped = True
+        self._stop_status.set()
+        if self._status_thread is not None:
+            self._status_thread.join(timeout=5)
         self.watcher.stop()
         self.grpc.stop(grace)
         self.group.stop()  # closes the FSM
@@ -60,10 +90,12 @@ def serve_auth(
     config: AuthConfig | None = None,
     raft_options: dict[str, Any] | None = None,
     max_workers: int = 16,
+    status_file: str | os.PathLike[str] | None = None,
 ) -> AuthNode:
     """Start an auth node: its Raft group replica (state under ``data_dir``) and a gRPC
     server on ``grpc_listen`` with health checking (SERVING once the group is
-    ready) and reflection. Returns at once; the node joins its group in the background."""
+    ready) and reflection. Returns at once; the node joins its group in the background.
+    With ``status_file``, the replica's Raft status is written there as JSON every second."""
     from vectron.raft import RaftConfig, RaftGroup
 
     if not cluster_password:
@@ -97,4 +129,11 @@ def serve_auth(
         group.stop()
         raise
     watcher = ReadinessWatcher(server, group.is_ready)
-    return AuthNode(fsm=fsm, group=group, service=service, grpc=server, watcher=watcher)
+    node = AuthNode(
+        fsm=fsm, group=group, service=service, grpc=server, watcher=watcher,
+        status_file=os.fspath(status_file) if status_file is not None else None,
+    )
+    if node.status_file is not None:
+        node._status_thread = threading.Thread(target=node._write_status, name="auth-status", daemon=True)
+        node._status_thread.start()
+    return node
