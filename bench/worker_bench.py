@@ -118,6 +118,7 @@ def _serving(address: str) -> bool:
 @contextmanager
 def cluster(root: pathlib.Path, workers: int = 3) -> Iterator[str]:
     """Start a placement node and ``workers`` workers; yield the placement gRPC address."""
+    root.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, "VECTRON_CLUSTER_PASSWORD": secrets.token_hex(16)}
     ports = _free_ports(2 + workers)
     taken = set(ports)
