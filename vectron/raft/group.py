@@ -98,6 +98,19 @@ class RaftConfig:
     barrier_stale_after: float = 5.0
 
 
+def _fsync_file(path: str) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    dfd = os.open(os.path.dirname(os.path.abspath(path)), os.O_RDONLY)
+    try:
+        os.fsync(dfd)
+    finally:
+        os.close(dfd)
+
+
 class _ResendNoiseFilter(logging.Filter):
     """pysyncobj logs CRITICAL "truncating already-applied log entries" on every
     overlapping re-send, although it re-adds identical entries (and our journal
@@ -545,6 +558,7 @@ class RaftGroup(Generic[S]):
     def _deserialize(self, filename: str) -> tuple[Any, Any, Any]:
         try:
             header = verify_snapshot(filename)
+            _fsync_file(filename)  # pysyncobj renames a received snapshot into place without syncing it
             if self.fsm.applied_index() >= header.applied_index:
                 logger.info(
                     "snapshot at %d not restored: state machine already at %d",

@@ -39,8 +39,17 @@ class InMemoryGroup(Generic[S]):
         self._stopped = False
 
     # -- writes ---------------------------------------------------------------------
-    def propose(self, body: bytes, request_id: str | None = None, timeout: float = 5.0) -> bytes:
-        """Append ``body`` as the next entry, apply it and return the FSM's result."""
+    def propose(
+        self,
+        body: bytes,
+        request_id: str | None = None,
+        timeout: float = 5.0,
+        *,
+        forward: bool = True,
+    ) -> bytes:
+        """Append ``body`` as the next entry, apply it and return the FSM's result.
+
+        Always the leader, so ``forward`` changes nothing (same signature as RaftGroup)."""
         if not isinstance(body, (bytes, bytearray, memoryview)):
             raise InvalidArgument("command body must be bytes", field="body")
         if request_id is None:
@@ -99,6 +108,13 @@ class InMemoryGroup(Generic[S]):
             "ready": self.is_ready(),
             "stopped": self._stopped,
         }
+
+    @property
+    def fatal(self) -> str | None:
+        return None
+
+    def compact(self) -> None:
+        """No log to compact (same interface as RaftGroup)."""
 
     # -- snapshots ------------------------------------------------------------------
     def snapshot_to(self, file: BinaryIO) -> None:
