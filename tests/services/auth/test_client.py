@@ -29,3 +29,10 @@ def test_client_round_trip_with_failover(grpc_server: GrpcServer) -> None:
         assert not client.validate_api_key(created.key).valid
         with pytest.raises(Unauthenticated):
             client.get_user_profile(created.key)
+        client.logout(token)
+        with pytest.raises(Unauthenticated):
+            client.list_api_keys(token)
+        token = client.login("alice@example.com", "correct horse battery").token
+        client.delete_user(token)
+        with pytest.raises(Unauthenticated):
+            client.login("alice@example.com", "correct horse battery")

@@ -89,6 +89,14 @@ class AuthClient:
         req = auth_pb2.GetUserProfileRequest()
         return User.from_proto(self._call(lambda s, t: s.GetUserProfile(req, metadata=self._md(token), timeout=t)).user)
 
+    def logout(self, token: str) -> None:
+        req = auth_pb2.LogoutRequest()
+        self._call(lambda s, t: s.Logout(req, metadata=self._md(token), timeout=t))
+
+    def delete_user(self, token: str) -> None:
+        req = auth_pb2.DeleteUserRequest()
+        self._call(lambda s, t: s.DeleteUser(req, metadata=self._md(token), timeout=t))
+
     def create_api_key(self, token: str, name: str, plan: str = "", scope: str = "") -> CreatedKey:
         req = auth_pb2.CreateAPIKeyRequest(name=name, plan=plan, scope=scope)
         r = self._call(lambda s, t: s.CreateAPIKey(req, metadata=self._md(token), timeout=t))
