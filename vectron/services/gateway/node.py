@@ -7,7 +7,6 @@ error (``OSError``) and nothing is left half started.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import socket
 import threading
@@ -64,7 +63,9 @@ class _RestServer:
         self.thread.start()
 
     def _run(self) -> None:
-        asyncio.run(self.server.serve(sockets=[self.sock]))
+        # Server.run sets up uvicorn's event loop (uvloop when installed): a bare asyncio.run
+        # here answered each keep-alive request ~45 ms late (Nagle + delayed ACK on loopback).
+        self.server.run(sockets=[self.sock])
 
     def stop(self) -> None:
         self.server.should_exit = True
