@@ -99,3 +99,46 @@ def test_not_durable_never_fsyncs(tmp_path: pathlib.Path) -> None:
     j.sync()
     assert j.syncs == 0
     j._destroy()
+
+
+def test_clear_then_snapshot_entries_found_keeps_the_tail(tmp_path: pathlib.Path) -> None:
+    # pysyncobj loading a dump at index 5 (prev 4) over a journal still holding 1..8
+    path = str(tmp_path / "j")
+    j = DurableJournal(path)
+    fill(j, 8)
+    j.sync()
+    j.clear()
+    j.add(b"cmd4", 4, 1)
+    j.add(b"cmd5", 5, 1)
+    assert [e[1] for e in entries(j)] == [4, 5]
+    j.sync()  # 6..8 follow the snapshot's last entry: kept
+    assert [e[1] for e in entries(j)] == [4, 5, 6, 7, 8]
+    j.add(b"cmd9", 9, 1)
+    j._destroy()
+    assert [e[1] for e in entries(DurableJournal(path))] == [4, 5, 6, 7, 8, 9]
+
+
+def test_clear_then_unknown_snapshot_entries_drop_the_old_log(tmp_path: pathlib.Path) -> None:
+    path = str(tmp_path / "j")
+    j = DurableJournal(path)
+    fill(j, 8)
+    j.clear()
+    j.add(b"other", 20, 3)
+    j.add(b"other2", 21, 3)
+    j.sync()
+    assert [e[1] for e in entries(j)] == [20, 21]
+    j._destroy()
+    assert [e[1] for e in entries(DurableJournal(path))] == [20, 21]
+
+
+def test_clear_at_the_head_is_cheap(tmp_path: pathlib.Path) -> None:
+    path = str(tmp_path / "j")
+    j = DurableJournal(path)
+    fill(j, 4)
+    j.clear()
+    j.add(b"cmd1", 1, 1)
+    j.add(b"cmd2", 2, 1)
+    j.sync()
+    assert [e[1] for e in entries(j)] == [1, 2, 3, 4]
+    j._destroy()
+    assert [e[1] for e in entries(DurableJournal(path))] == [1, 2, 3, 4]

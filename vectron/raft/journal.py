@@ -96,28 +96,48 @@ class DurableJournal(Journal):  # type: ignore[misc]
     # -- pysyncobj Journal -----------------------------------------------------------
     def add(self, command: bytes, idx: int, term: int) -> None:
         command = bytes(command)
+        entry = (command, idx, term)
         if self._shadow:
-            entry, offset, end = self._shadow[0]
-            if entry == (command, idx, term):  # re-sent entry identical to the one on disk
-                self._shadow.pop(0)
-                self._entries.append(entry)
-                self._offsets.append(offset)
-                self._end = end
-                return
+            pos = idx - self._shadow[0][0][1]
+            if 0 <= pos < len(self._shadow) and self._shadow[pos][0] == entry:
+                if pos == 0 and self._shadow[0][1] == self._end:
+                    # re-sent entry identical to the one on disk: take it back, no write
+                    _, offset, end = self._shadow.pop(0)
+                    self._entries.append(entry)
+                    self._offsets.append(offset)
+                    self._end = end
+                    return
+                if not self._entries:
+                    # after clear(): a snapshot's entry found in the old log; keep what follows it
+                    keep = [e for e, _, _ in self._shadow[pos:]]
+                    offsets, end = self._rewrite(keep)
+                    ends = offsets[1:] + [end]
+                    self._entries, self._offsets = [keep[0]], [offsets[0]]
+                    self._end = ends[0]
+                    self._phys_end = end
+                    self._shadow = list(zip(keep[1:], offsets[1:], ends[1:]))
+                    return
             self._drop_shadow()  # a real conflict: cut the old tail here
         record = _encode(command, idx, term)
         offset = self._end
         os.pwrite(self._fd, record, offset)
-        self._entries.append((command, idx, term))
+        self._entries.append(entry)
         self._offsets.append(offset)
         self._end = self._phys_end = offset + len(record)
         self._dirty = True
 
     def clear(self) -> None:
+        """Empty the log, lazily: pysyncobj clears the journal when it loads a
+        snapshot whose entries are not the journal's first two (a crash between
+        writing the dump and compacting, or a snapshot sent by the leader) and
+        re-adds the snapshot's last two entries. As Raft says, if the log holds
+        the snapshot's last entry, the entries after it are kept (restored at
+        the next :meth:`sync`); otherwise the whole old log goes."""
+        ends = self._offsets[1:] + [self._end]
+        self._shadow = list(zip(self._entries, self._offsets, ends)) + self._shadow
         self._entries = []
         self._offsets = []
-        self._shadow = []
-        self._truncate(len(_MAGIC))
+        self._end = len(_MAGIC)
 
     def deleteEntriesFrom(self, entryFrom: int) -> None:  # noqa: N802 (pysyncobj's name)
         """Remove entries from position ``entryFrom`` on, lazily.
@@ -153,12 +173,21 @@ class DurableJournal(Journal):  # type: ignore[misc]
         if self._shadow:
             self._restore_shadow()
         keep = self._entries[entryTo:]
+        offsets, end = self._rewrite(keep)
+        self._entries = list(keep)
+        self._offsets = offsets
+        self._end = self._phys_end = end
+        self._dirty = False
+
+    def _rewrite(self, entries: list[tuple[bytes, int, int]]) -> tuple[list[int], int]:
+        """Replace the file with ``entries`` (written beside, fsynced, renamed);
+        returns their offsets and the end offset."""
         tmp = self._path + ".tmp"
+        offsets = []
+        pos = len(_MAGIC)
         with open(tmp, "wb") as f:
             f.write(_MAGIC)
-            offsets = []
-            pos = len(_MAGIC)
-            for command, idx, term in keep:
+            for command, idx, term in entries:
                 record = _encode(command, idx, term)
                 f.write(record)
                 offsets.append(pos)
@@ -173,10 +202,7 @@ class DurableJournal(Journal):  # type: ignore[misc]
         if self._durable:
             _fsync_dir(self._path)
         self._fd = os.open(self._path, os.O_RDWR)
-        self._entries = list(keep)
-        self._offsets = offsets
-        self._end = self._phys_end = pos
-        self._dirty = False
+        return offsets, pos
 
     def __getitem__(self, item: int | slice) -> Any:
         return self._entries[item]
