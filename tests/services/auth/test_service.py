@@ -250,3 +250,40 @@ def test_keys_per_user_are_capped(group: InMemoryGroup, tokens: TokenIssuer, clo
     with pytest.raises(ResourceExhausted):
         service.create_api_key(session, "3")
     assert len(service.list_api_keys(session)) == 2
+
+
+def test_concurrent_wrong_passwords_cannot_overrun_the_throttle(service: AuthService, alice) -> None:
+    import threading
+
+    outcomes: list[str] = []
+    barrier = threading.Barrier(12)
+
+    def attempt() -> None:
+        barrier.wait()
+        try:
+            service.login("alice@example.com", "wrong password")
+        except (Unauthenticated, ResourceExhausted) as exc:
+            outcomes.append(type(exc).__name__)
+
+    threads = [threading.Thread(target=attempt) for _ in range(12)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(outcomes) == ["ResourceExhausted"] * 7 + ["Unauthenticated"] * 5
+
+
+def test_an_unavailable_group_does_not_use_up_login_attempts(service: AuthService, group: InMemoryGroup, alice) -> None:
+    from vectron.errors import Unavailable
+
+    real = group.read
+
+    def down(*args, **kwargs):
+        raise Unavailable("no leader")
+
+    group.read = down  # type: ignore[method-assign]
+    for _ in range(6):
+        with pytest.raises(Unavailable):
+            service.login("alice@example.com", PASSWORD)
+    group.read = real  # type: ignore[method-assign]
+    assert service.login("alice@example.com", PASSWORD).user == alice

@@ -156,10 +156,14 @@ class AuthService:
         email = normalize_email(email)
         if not isinstance(password, str) or not password:
             raise InvalidArgument("password is required", field="password")
-        if self.throttle.blocked(email):
+        if not self.throttle.try_attempt(email):  # counts as a failure until it succeeds
             raise ResourceExhausted("too many attempts; try again later")
         password_bytes = password.encode("utf-8")
-        record = self._read(lambda fsm: fsm.read(lambda s, txn: s.user_by_email(txn, email)))
+        try:
+            record = self._read(lambda fsm: fsm.read(lambda s, txn: s.user_by_email(txn, email)))
+        except BaseException:
+            self.throttle.cancel_attempt(email)  # nothing was checked
+            raise
         if len(password_bytes) > 72 or b"\x00" in password_bytes:
             ok = False  # no such password can have been registered
         elif record is None:
@@ -168,7 +172,6 @@ class AuthService:
         else:
             ok = bcrypt.checkpw(password_bytes, record.password_hash.encode("ascii"))
         if not ok or record is None:
-            self.throttle.record_failure(email)
             raise Unauthenticated("wrong email or password")
         self.throttle.record_success(email)
         token, session = self.tokens.issue(record.user_id)

@@ -50,6 +50,32 @@ class LoginThrottle:
             times = self._prune(email, self._clock())
             return times is not None and len(times) >= self.max_failures
 
+    def try_attempt(self, email: str) -> bool:
+        """Reserve one attempt for ``email``: False if its failures are used up. The
+        attempt counts as a failure until :meth:`record_success` (so concurrent
+        attempts cannot overrun the limit)."""
+        now = self._clock()
+        with self._lock:
+            times = self._prune(email, now)
+            if times is not None and len(times) >= self.max_failures:
+                return False
+            if times is None:
+                if len(self._failures) >= self._max_tracked:
+                    self._evict(now)
+                times = self._failures.setdefault(email, deque())
+            times.append(now)
+            return True
+
+    def cancel_attempt(self, email: str) -> None:
+        """Give back an attempt reserved by :meth:`try_attempt` that checked nothing
+        (e.g. the auth group was unavailable)."""
+        with self._lock:
+            times = self._failures.get(email)
+            if times:
+                times.pop()
+                if not times:
+                    del self._failures[email]
+
     def record_failure(self, email: str) -> None:
         now = self._clock()
         with self._lock:
