@@ -1,6 +1,7 @@
-"""Placement and workers as real processes on loopback: a placement node, three workers,
+"""Placement and workers as real processes on loopback: a 3-node placement group, three workers,
 shard groups over real Raft.
 
+* placement calls go to the group's first node, leader or not (followers forward writes);
 * 3 shards x replication factor 3: upserts go to the right shards (by GetRoutingTable),
   a worker holding leaders is killed with SIGKILL, writes and reads go on, the worker
   restarts and catches up, and every acknowledged point is on every replica with its
@@ -40,7 +41,7 @@ DIM = 8
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ShardCluster]:
-    c = ShardCluster(pathlib.Path(tmp_path_factory.mktemp("shard-cluster")))
+    c = ShardCluster(pathlib.Path(tmp_path_factory.mktemp("shard-cluster")), placement_nodes=3)
     try:
         c.start_all()
         c.wait_serving()
