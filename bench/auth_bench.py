@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/auth_bench.py                       # 1,000 / 10,000 / 100,000 users
     .venv/bin/python bench/auth_bench.py --sizes 1000,100000 --samples 5000
+    .venv/bin/python bench/auth_bench.py --rpc                 # end to end on a 3-node group
 
 Measures the storage layer directly (vectron.services.auth.storage.AuthStorage
 over one LMDB env, no Raft, no gRPC): ``user_by_id`` (secondary index
@@ -9,6 +10,12 @@ user_id -> email, then the user record) and ``keys_of_user`` (range read of the
 user_id -> key ids index, then each key record). Each user has ``--keys``
 keys. For contrast, ``scan`` finds a user by id the naive way, by walking
 every user record (fewer samples: it is slow on purpose).
+
+``--rpc`` instead starts a 3-node auth group in this process (real Raft nodes
+and gRPC servers on loopback) and times RPCs against the leader and a
+follower: RegisterUser and Login (bcrypt cost 12 included), ValidateAPIKey
+(a linearizable read barrier through the log, then SHA-256), and an
+``ApiKeyCache`` hit as the gateway sees it.
 """
 
 from __future__ import annotations
@@ -94,6 +101,68 @@ def run(n_users: int, keys_per_user: int, samples: int, scan_samples: int, seed:
     }
 
 
+def run_rpc(samples: int) -> None:
+    import secrets as pysecrets
+    import socket
+
+    import grpc
+
+    from vectron.services.auth import ApiKeyCache
+    from vectron.services.auth.client import AuthClient
+    from vectron.services.auth.node import serve_auth
+    from vectron.services.auth.service import AuthConfig
+    from vectron.v1 import auth_pb2, auth_pb2_grpc
+
+    socks = [socket.socket() for _ in range(3)]
+    for sock in socks:
+        sock.bind(("127.0.0.1", 0))
+    addrs = [f"127.0.0.1:{sock.getsockname()[1]}" for sock in socks]
+    for sock in socks:
+        sock.close()
+    secret, password = pysecrets.token_bytes(32), pysecrets.token_hex(16)
+    with tempfile.TemporaryDirectory(prefix="auth-bench-rpc-") as tmp:
+        nodes = [
+            serve_auth(
+                data_dir=f"{tmp}/n{i}", raft_address=a, peers=[p for p in addrs if p != a], jwt_secret=secret,
+                cluster_password=password, config=AuthConfig(bcrypt_rounds=12),
+            )
+            for i, a in enumerate(addrs)
+        ]
+        try:
+            for node in nodes:
+                node.group.wait_ready(60)
+            leader = next(n for n in nodes if n.group.is_leader())
+            follower = next(n for n in nodes if n is not leader)
+            rows = []
+            for label, node in (("leader", leader), ("follower", follower)):
+                with grpc.insecure_channel(node.grpc_address) as channel:
+                    stub = auth_pb2_grpc.AuthServiceStub(channel)
+                    n_slow = max(5, samples // 100)
+                    emails = [f"{label}{i}@example.com" for i in range(n_slow)]
+                    reg = time_lookups(lambda e: stub.RegisterUser(auth_pb2.RegisterUserRequest(email=e, password="bench password")), emails)
+                    login = time_lookups(lambda e: stub.Login(auth_pb2.LoginRequest(email=e, password="bench password")), emails)
+                    token = stub.Login(auth_pb2.LoginRequest(email=emails[0], password="bench password")).token
+                    key = stub.CreateAPIKey(auth_pb2.CreateAPIKeyRequest(name="b"), metadata=[("authorization", f"Bearer {token}")]).key
+                    validate = time_lookups(lambda k: stub.ValidateAPIKey(auth_pb2.ValidateAPIKeyRequest(key=k)), [key] * samples)
+                with AuthClient([node.grpc_address]) as client:
+                    cache = ApiKeyCache(client.validate_api_key, ttl=5.0)
+                    cache.get(key)
+                    cached = time_lookups(cache.get, [key] * samples)
+                rows.append((label, reg, login, validate, cached))
+            log.info("")
+            log.info("| RPC on | RegisterUser (median / p99) | Login | ValidateAPIKey (linearizable) | ApiKeyCache hit |")
+            log.info("| --- | ---: | ---: | ---: | ---: |")
+            for label, reg, login, validate, cached in rows:
+                log.info(
+                    "| %s | %.1f ms / %.1f ms | %.1f ms / %.1f ms | %.2f ms / %.2f ms | %.1f µs / %.1f µs |",
+                    label, reg[0] / 1e3, reg[1] / 1e3, login[0] / 1e3, login[1] / 1e3,
+                    validate[0] / 1e3, validate[1] / 1e3, cached[0], cached[1],
+                )
+        finally:
+            for node in nodes:
+                node.stop(grace=None)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", default="1000,10000,100000", help="comma list of user counts")
@@ -101,8 +170,13 @@ def main() -> None:
     parser.add_argument("--samples", type=int, default=20_000, help="indexed lookups timed per size")
     parser.add_argument("--scan-samples", type=int, default=20, help="naive full-scan lookups timed per size")
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--rpc", action="store_true", help="time RPCs on an in-process 3-node group instead")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(message)s")
+    if args.rpc:
+        logging.getLogger("vectron").setLevel(logging.WARNING)
+        run_rpc(min(args.samples, 2000))
+        return
     rows = [run(int(s), args.keys, args.samples, args.scan_samples, args.seed) for s in args.sizes.split(",")]
     log.info("")
     log.info("| users | GetUserProfile lookup (median / p99) | ListAPIKeys lookup, %d keys (median / p99) | naive scan by id (median) |", args.keys)
