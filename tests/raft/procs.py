@@ -33,7 +33,7 @@ def free_ports(n: int) -> list[int]:
             s.close()
 
 
-def wait_for(pred: Callable[[], Any], timeout: float = 30.0, interval: float = 0.1, what: str = "condition") -> Any:
+def wait_for(pred: Callable[[], Any], timeout: float = 60.0, interval: float = 0.1, what: str = "condition") -> Any:
     deadline = time.monotonic() + timeout
     last_exc: Exception | None = None
     while time.monotonic() < deadline:
@@ -145,7 +145,7 @@ class Cluster:
                 raise RuntimeError(f"node {node.addr} did not start: {node.stderr_path.read_text()[-2000:]}")
         return self
 
-    def leader(self, among: list[NodeProc] | None = None, timeout: float = 30.0) -> NodeProc:
+    def leader(self, among: list[NodeProc] | None = None, timeout: float = 60.0) -> NodeProc:
         """A node that says it leads and that the others agree on (a hint, for tests)."""
         candidates = [n for n in (among or self.nodes) if n.alive]
 

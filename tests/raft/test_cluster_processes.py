@@ -66,8 +66,9 @@ def test_follower_restarted_after_compaction_catches_up_through_a_snapshot(clust
     assert (leader.dir / "raft" / "raft.snapshot").exists()
     lagging.start()
     wait_for(lambda: caught_up(lagging, 33), what="lagging follower to catch up")
-    assert (lagging.dir / "raft" / "raft.snapshot").exists()  # installed from the leader
-    assert "restored snapshot at index" in lagging.stderr_path.read_text()
+    log = lagging.stderr_path.read_text()
+    assert (lagging.dir / "raft" / "raft.snapshot").exists(), log[-3000:]  # installed from the leader
+    assert "restored snapshot at index" in log, log[-3000:]
     assert applies(lagging) == 33  # the counter came with the snapshot: nothing applied twice
     assert incr(lagging) == 34  # and the group goes on
 
