@@ -27,7 +27,7 @@ import httpx
 
 from vectron.errors import InvalidArgument, Unavailable
 
-__all__ = ["cluster_up", "cluster_down", "cluster_status", "load_state"]
+__all__ = ["cluster_up", "cluster_down", "cluster_status", "load_state", "restart_node"]
 
 STATE_FILE = "cluster.json"
 PORTS_PER_NODE = 7
@@ -112,7 +112,7 @@ def cluster_up(data_dir: pathlib.Path, *, nodes: int = 3, base_port: int | None 
             "worker_grpc": f"127.0.0.1:{p[6]}", "raft_ports": f"{p[7]}-{p[-1]}",
         })
     if old:  # restart on the same addresses: the Raft groups know their members by address
-        specs = [{k: v for k, v in n.items() if k not in ("pid", "log")} for n in old["nodes"]]
+        specs = [{k: v for k, v in n.items() if k not in ("pid", "log", "args")} for n in old["nodes"]]
     replicas = min(len(specs), 3)
     state: dict[str, Any] = {"password": password, "nodes": []}
     env = {**os.environ, "VECTRON_CLUSTER_PASSWORD": password}
@@ -135,12 +135,22 @@ def cluster_up(data_dir: pathlib.Path, *, nodes: int = 3, base_port: int | None 
             *(extra_args or []),
         ]
         log_path = node_dir / "vectrond.log"
-        with open(log_path, "ab") as log:
-            proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env, start_new_session=True)
-        state["nodes"].append({**spec, "pid": proc.pid, "log": str(log_path)})
+        pid = _launch(args, log_path, env)
+        state["nodes"].append({**spec, "pid": pid, "log": str(log_path), "args": args})
     _write_private(data_dir / STATE_FILE, json.dumps(state, indent=2))
+    _wait_ready(state["nodes"], timeout)
+    return state
+
+
+def _launch(args: list[str], log_path: pathlib.Path, env: dict[str, str]) -> int:
+    with open(log_path, "ab") as log:
+        proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env, start_new_session=True)
+    return proc.pid
+
+
+def _wait_ready(nodes: list[dict[str, Any]], timeout: float) -> None:
     deadline = time.monotonic() + timeout
-    pending = list(state["nodes"])
+    pending = list(nodes)
     while pending and time.monotonic() < deadline:
         for n in list(pending):
             if not _alive(n["pid"]):
@@ -155,7 +165,24 @@ def cluster_up(data_dir: pathlib.Path, *, nodes: int = 3, base_port: int | None 
             time.sleep(0.5)
     if pending:
         raise Unavailable(f"not ready after {timeout:.0f}s: {', '.join(n['name'] for n in pending)} (see their vectrond.log)")
-    return state
+
+
+def restart_node(data_dir: pathlib.Path, name: str, *, timeout: float = 120.0) -> dict[str, Any]:
+    """Start one stopped (or killed) node again with the arguments it had."""
+    data_dir = pathlib.Path(data_dir)
+    state = load_state(data_dir)
+    if state is None:
+        raise InvalidArgument(f"no cluster in {data_dir}")
+    node = next((n for n in state["nodes"] if n["name"] == name), None)
+    if node is None:
+        raise InvalidArgument(f"no node {name!r} in {data_dir}")
+    if _alive(node["pid"]):
+        raise InvalidArgument(f"{name} is running (pid {node['pid']})")
+    _reap(node["pid"])
+    node["pid"] = _launch(node["args"], pathlib.Path(node["log"]), {**os.environ, "VECTRON_CLUSTER_PASSWORD": state["password"]})
+    _write_private(data_dir / STATE_FILE, json.dumps(state, indent=2))
+    _wait_ready([node], timeout)
+    return node
 
 
 def cluster_down(data_dir: pathlib.Path, *, grace: float = 20.0) -> list[tuple[str, str]]:

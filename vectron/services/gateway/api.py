@@ -243,6 +243,22 @@ def _point_out(p: points_pb2.Point, with_vector: bool, with_payload: bool) -> m.
     )
 
 
+def _affected(r: worker_pb2.WriteResponse) -> int:
+    return int(r.affected)
+
+
+def _points(r: worker_pb2.GetResponse) -> list[points_pb2.Point]:
+    return list(r.points)
+
+
+def _count(r: worker_pb2.CountResponse) -> int:
+    return int(r.count)
+
+
+def _hits(r: worker_pb2.SearchResponse) -> list[list[points_pb2.ScoredPoint]]:
+    return [list(res.hits) for res in r.results]
+
+
 def _user_out(user: User) -> m.UserOut:
     return m.UserOut(id=user.user_id, email=user.email, created_at=m.ms_to_iso(user.created_at_ms))
 
@@ -472,6 +488,74 @@ class Gateway:
             else:
                 self._leaders.pop((collection_id, shard.shard_id), None)
 
+    def _pick(
+        self, table: placement_pb2.RoutingTable, shard_id: int, write: bool, consistency: str | None, attempt: int, follow: bool
+    ) -> tuple[placement_pb2.ShardInfo, str]:
+        """The replica to call: the (hinted) leader first for writes and leader/linearizable
+        reads, round robin for ``any`` reads; later attempts walk the other replicas."""
+        name = table.collection.name
+        if shard_id >= len(table.shards):
+            raise Unavailable(f"shard {shard_id} is not in the routing table of {name!r}")
+        shard = table.shards[shard_id]
+        replicas = [r.grpc_address for r in shard.replicas if r.grpc_address]
+        if not replicas:
+            raise Unavailable(f"shard {shard_id} of {name!r} has no reachable replica")
+        if not write and consistency == "any":
+            self._rr += 1
+            return shard, replicas[(self._rr + attempt) % len(replicas)]
+        hint = self._leader_hint(table, shard)
+        order = ([hint] if hint else []) + [r for r in replicas if r != hint]
+        return shard, order[0] if follow else order[attempt % len(order)]
+
+    def _rpc_fanout(
+        self,
+        owner: str,
+        name: str,
+        specs: dict[int, tuple[str, Any, Callable[[Any], T]]],
+        *,
+        write: bool,
+        consistency: str | None = None,
+    ) -> dict[int, T | VectronError]:
+        """One RPC per shard, ``{shard: (method, request, extract)}``, all issued at once as
+        gRPC futures from this thread (no thread hand-offs on the fast path). A shard whose
+        first attempt fails goes through :meth:`_shard_call` (retries, leader moves, routing
+        refresh) on the pool; writes keep their request id, so a repeat is applied once."""
+        table = self.routing.get(owner, name)
+        cid = table.collection.collection_id
+        first: dict[int, tuple[placement_pb2.ShardInfo, str, Any]] = {}
+        for shard_id, (method, msg, _) in specs.items():
+            try:
+                shard, address = self._pick(table, shard_id, write, consistency, 0, False)
+            except Unavailable:
+                continue
+            msg.shard.CopyFrom(worker_pb2.ShardRef(collection_id=cid, shard_id=shard_id, epoch=table.epoch))
+            stub = self.workers.stub(address)
+            first[shard_id] = (shard, address, getattr(stub, method).future(msg, timeout=self.config.call_timeout))
+        out: dict[int, T | VectronError] = {}
+        again: dict[int, Callable[[], T]] = {}
+        for shard_id, (method, msg, extract) in specs.items():
+            if shard_id in first:
+                shard, address, fut = first[shard_id]
+                try:
+                    out[shard_id] = extract(fut.result())
+                    if write or consistency != "any":
+                        self._set_leader(cid, shard, address)
+                    continue
+                except grpc.RpcError:
+                    pass
+
+            def retry(shard_id: int = shard_id, method: str = method, msg: Any = msg, extract: Callable[[Any], T] = extract) -> T:
+                def call(stub: Any, ref: worker_pb2.ShardRef, t: float) -> T:
+                    msg.shard.CopyFrom(ref)
+                    return extract(getattr(stub, method)(msg, timeout=t))
+
+                return self._shard_call(owner, name, shard_id, call, write=write, consistency=consistency)
+
+            again[shard_id] = retry
+        if again:
+            out.update(self._fanout(again))
+        return out
+
     def _shard_call(
         self,
         owner: str,
@@ -493,21 +577,11 @@ class Gateway:
             state["attempt"] += 1
             table = self.routing.refresh(owner, name) if state["refresh"] else self.routing.get(owner, name)
             state["refresh"] = False
-            if shard_id >= len(table.shards):
+            try:
+                shard, address = self._pick(table, shard_id, write, consistency, attempt, bool(state["follow"]))
+            except Unavailable:
                 state["refresh"] = True
-                raise Unavailable(f"shard {shard_id} is not in the routing table of {name!r}")
-            shard = table.shards[shard_id]
-            replicas = [r.grpc_address for r in shard.replicas if r.grpc_address]
-            if not replicas:
-                state["refresh"] = True
-                raise Unavailable(f"shard {shard_id} of {name!r} has no reachable replica")
-            if not write and consistency == "any":
-                self._rr += 1
-                address = replicas[(self._rr + attempt) % len(replicas)]
-            else:
-                hint = self._leader_hint(table, shard)
-                order = ([hint] if hint else []) + [r for r in replicas if r != hint]
-                address = order[0] if state["follow"] else order[attempt % len(order)]
+                raise
             state["follow"] = False
             ref = worker_pb2.ShardRef(collection_id=table.collection.collection_id, shard_id=shard_id, epoch=table.epoch)
             try:
@@ -610,16 +684,11 @@ class Gateway:
         groups = group_by_shard([pt.id for pt in points], info.shard_count, info.hash_scheme)
         base = uuid.uuid4().hex
 
-        def send(shard: int, idx: list[int]) -> Callable[[], int]:
-            body = [encoded[i] for i in idx]
-            rid = f"{base}-{shard}"
-            return lambda: self._shard_call(
-                p.user_id, name, shard,
-                lambda stub, ref, t: stub.Upsert(worker_pb2.UpsertRequest(shard=ref, points=body, request_id=rid), timeout=t).affected,
-                write=True,
-            )
-
-        results = self._fanout({s: send(s, idx) for s, idx in groups.items()})
+        specs = {
+            s: ("Upsert", worker_pb2.UpsertRequest(points=[encoded[i] for i in idx], request_id=f"{base}-{s}"), _affected)
+            for s, idx in groups.items()
+        }
+        results = self._rpc_fanout(p.user_id, name, specs, write=True)
         failed = {s: r for s, r in results.items() if isinstance(r, VectronError)}
         if failed:
             cause = next(iter(failed.values()))
@@ -639,19 +708,14 @@ class Gateway:
         info = self._table(p, name).collection
         groups = group_by_shard(req.ids, info.shard_count, info.hash_scheme)
 
-        def fetch(shard: int, idx: list[int]) -> Callable[[], list[points_pb2.Point]]:
-            msg = worker_pb2.GetRequest(
+        specs = {
+            s: ("Get", worker_pb2.GetRequest(
                 ids=[_pid_to_proto(req.ids[i]) for i in idx], with_vector=req.with_vector,
                 without_payload=not req.with_payload, consistency=_CONSISTENCY[req.consistency],
-            )
-
-            def call(stub: Any, ref: worker_pb2.ShardRef, t: float) -> list[points_pb2.Point]:
-                msg.shard.CopyFrom(ref)
-                return list(stub.Get(msg, timeout=t).points)
-
-            return lambda: self._shard_call(p.user_id, name, shard, call, write=False, consistency=req.consistency)
-
-        results = self._fanout({s: fetch(s, idx) for s, idx in groups.items()})
+            ), _points)
+            for s, idx in groups.items()
+        }
+        results = self._rpc_fanout(p.user_id, name, specs, write=False, consistency=req.consistency)
         found: dict[tuple[int, Any], m.PointOut] = {}
         for r in results.values():
             if isinstance(r, VectronError):
@@ -736,16 +800,11 @@ class Gateway:
         return m.UpdatedResponse(updated=self._sum_writes(results, "set payload"))
 
     def _count_all(self, owner: str, name: str, table: placement_pb2.RoutingTable, fj: str | None, consistency: str | None) -> int:
-        def count(shard: int) -> Callable[[], int]:
-            return lambda: self._shard_call(
-                owner, name, shard,
-                lambda stub, ref, t: stub.Count(
-                    worker_pb2.CountRequest(shard=ref, filter_json=fj or "", consistency=_CONSISTENCY[consistency]), timeout=t
-                ).count,
-                write=False, consistency=consistency,
-            )
-
-        results = self._fanout({s.shard_id: count(s.shard_id) for s in table.shards})
+        specs = {
+            sh.shard_id: ("Count", worker_pb2.CountRequest(filter_json=fj or "", consistency=_CONSISTENCY[consistency]), _count)
+            for sh in table.shards
+        }
+        results = self._rpc_fanout(owner, name, specs, write=False, consistency=consistency)
         total = 0
         for r in results.values():
             if isinstance(r, VectronError):
@@ -825,22 +884,14 @@ class Gateway:
         for key, idx in groups.items():
             fj, k, ef, with_payload, with_vector, consistency = key
 
-            def query(shard: int, idx: list[int] = idx, fj: str = fj, k: int = k, ef: int | None = ef,
-                      with_payload: bool = with_payload, with_vector: bool = with_vector,
-                      consistency: str | None = consistency) -> Callable[[], list[list[points_pb2.ScoredPoint]]]:
-                msg = worker_pb2.SearchRequest(
+            specs = {
+                sh.shard_id: ("Search", worker_pb2.SearchRequest(
                     queries=[worker_pb2.SearchQuery(vector=reqs[i].vector) for i in idx], k=k, filter_json=fj,
-                    ef=ef or 0, with_payload=with_payload, with_vector=with_vector,
-                    consistency=_CONSISTENCY[consistency],
-                )
-
-                def call(stub: Any, ref: worker_pb2.ShardRef, t: float) -> list[list[points_pb2.ScoredPoint]]:
-                    msg.shard.CopyFrom(ref)
-                    return [list(res.hits) for res in stub.Search(msg, timeout=t).results]
-
-                return lambda: self._shard_call(p.user_id, name, shard, call, write=False, consistency=consistency)
-
-            results = self._fanout({s.shard_id: query(s.shard_id) for s in table.shards})
+                    ef=ef or 0, with_payload=with_payload, with_vector=with_vector, consistency=_CONSISTENCY[consistency],
+                ), _hits)
+                for sh in table.shards
+            }
+            results = self._rpc_fanout(p.user_id, name, specs, write=False, consistency=consistency)
             errors = {s: r for s, r in results.items() if isinstance(r, VectronError)}
             if errors:
                 allow = all(reqs[i].allow_partial for i in idx)
