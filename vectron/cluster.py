@@ -116,6 +116,7 @@ def cluster_up(data_dir: pathlib.Path, *, nodes: int = 3, base_port: int | None 
     replicas = min(len(specs), 3)
     state: dict[str, Any] = {"password": password, "nodes": []}
     env = {**os.environ, "VECTRON_CLUSTER_PASSWORD": password}
+    procs: dict[str, subprocess.Popen[bytes]] = {}
     for spec in specs:
         node_dir = data_dir / spec["name"]
         node_dir.mkdir(exist_ok=True)
@@ -135,27 +136,28 @@ def cluster_up(data_dir: pathlib.Path, *, nodes: int = 3, base_port: int | None 
             *(extra_args or []),
         ]
         log_path = node_dir / "vectrond.log"
-        pid = _launch(args, log_path, env)
-        state["nodes"].append({**spec, "pid": pid, "log": str(log_path), "args": args})
+        proc = _launch(args, log_path, env)
+        procs[spec["name"]] = proc
+        state["nodes"].append({**spec, "pid": proc.pid, "log": str(log_path), "args": args})
     _write_private(data_dir / STATE_FILE, json.dumps(state, indent=2))
-    _wait_ready(state["nodes"], timeout)
+    _wait_ready(state["nodes"], timeout, procs)
     return state
 
 
-def _launch(args: list[str], log_path: pathlib.Path, env: dict[str, str]) -> int:
+def _launch(args: list[str], log_path: pathlib.Path, env: dict[str, str]) -> subprocess.Popen[bytes]:
     with open(log_path, "ab") as log:
-        proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env, start_new_session=True)
-    return proc.pid
+        return subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env, start_new_session=True)
 
 
-def _wait_ready(nodes: list[dict[str, Any]], timeout: float) -> None:
+def _wait_ready(nodes: list[dict[str, Any]], timeout: float, procs: dict[str, subprocess.Popen[bytes]]) -> None:
     deadline = time.monotonic() + timeout
     pending = list(nodes)
     while pending and time.monotonic() < deadline:
         for n in list(pending):
-            if not _alive(n["pid"]):
+            code = procs[n["name"]].poll()
+            if code is not None:
                 tail = pathlib.Path(n["log"]).read_text(errors="replace")[-1500:]
-                raise Unavailable(f"{n['name']} exited while starting; its log ends with:\n{tail}")
+                raise Unavailable(f"{n['name']} exited with {code} while starting; its log ends with:\n{tail}")
             try:
                 if httpx.get(f"http://{n['rest']}/readyz", timeout=2).status_code == 200:
                     pending.remove(n)
@@ -179,9 +181,10 @@ def restart_node(data_dir: pathlib.Path, name: str, *, timeout: float = 120.0) -
     if _alive(node["pid"]):
         raise InvalidArgument(f"{name} is running (pid {node['pid']})")
     _reap(node["pid"])
-    node["pid"] = _launch(node["args"], pathlib.Path(node["log"]), {**os.environ, "VECTRON_CLUSTER_PASSWORD": state["password"]})
+    proc = _launch(node["args"], pathlib.Path(node["log"]), {**os.environ, "VECTRON_CLUSTER_PASSWORD": state["password"]})
+    node["pid"] = proc.pid
     _write_private(data_dir / STATE_FILE, json.dumps(state, indent=2))
-    _wait_ready([node], timeout)
+    _wait_ready([node], timeout, {name: proc})
     return node
 
 
