@@ -73,6 +73,9 @@ def main() -> int:
             answer = {"error": exc.code, "leader": exc.leader, "message": str(exc)}
         except VectronError as exc:
             answer = {"error": exc.code, "message": str(exc)}
+        except Exception as exc:  # report, never die: tests poll nodes while they restore
+            logging.exception("request %s failed", op)
+            answer = {"error": "exception", "message": repr(exc)}
         answer["id"] = req.get("id")
         out.write(json.dumps(answer) + "\n")
         out.flush()

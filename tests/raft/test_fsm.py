@@ -129,3 +129,39 @@ def test_in_memory_group(fsm: KVStateMachine) -> None:
             g.read(lambda m: None, consistency="bogus")
         assert g.leader() == g.self_address and g.is_ready()
         assert g.status()["fsm_applied_index"] == fsm.applied_index()
+
+
+def test_reads_during_restore_never_fail(tmp_path: pathlib.Path) -> None:
+    import threading
+
+    a = KVStateMachine(tmp_path / "a")
+    for i in range(1, 200):
+        a.apply(Entry(i, None, cmd(op="set", k=f"k{i % 7}", v=i)))
+    image = io.BytesIO()
+    a.snapshot(image)
+    b = KVStateMachine(tmp_path / "b")
+    b.apply(Entry(1, None, cmd(op="set", k="k1", v=-1)))
+    stop = threading.Event()
+    errors: list[BaseException] = []
+
+    def reader() -> None:
+        while not stop.is_set():
+            try:
+                assert b.get("k1") in (-1, 197)
+            except BaseException as exc:  # noqa: BLE001
+                errors.append(exc)
+                return
+
+    threads = [threading.Thread(target=reader) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for _ in range(5):
+        image.seek(0)
+        b.restore(image)
+    stop.set()
+    for t in threads:
+        t.join()
+    assert not errors, errors
+    assert b.get("k1") == 197
+    a.close()
+    b.close()

@@ -273,7 +273,10 @@ class LmdbStateMachine(StateMachine):
         self._max_dbs = max_dbs
         self._sync = sync
         self.ledger = DedupLedger(capacity=dedup_capacity, prefix="")
-        self._lock = threading.RLock()  # guards env swaps (restore/close)
+        self._lock = threading.RLock()  # guards the sub-db handle cache
+        self._swap = threading.Condition()  # readers vs. env swaps (restore/close)
+        self._readers = 0
+        self._swapping = False
         self._dbs: dict[bytes, object] = {}
         self._recover_swap()
         self._env: lmdb.Environment | None = self._open(self._path)
@@ -324,9 +327,35 @@ class LmdbStateMachine(StateMachine):
 
     @contextlib.contextmanager
     def read_txn(self) -> Iterator[lmdb.Transaction]:
-        """A read transaction: a consistent view, safe concurrently with ``apply``."""
-        with self.env.begin(write=False) as txn:
-            yield txn
+        """A read transaction: a consistent view, safe concurrently with ``apply``
+        and with ``restore`` (which waits for open read transactions to end and
+        holds new ones back while it swaps the env)."""
+        with self._swap:
+            while self._swapping:
+                self._swap.wait()
+            self._readers += 1
+        try:
+            with self.env.begin(write=False) as txn:
+                yield txn
+        finally:
+            with self._swap:
+                self._readers -= 1
+                if self._readers == 0:
+                    self._swap.notify_all()
+
+    @contextlib.contextmanager
+    def _exclusive(self) -> Iterator[None]:
+        with self._swap:
+            self._swapping = True
+            while self._readers:
+                self._swap.wait()
+        try:
+            with self._lock:
+                yield
+        finally:
+            with self._swap:
+                self._swapping = False
+                self._swap.notify_all()
 
     def applied_index(self) -> int:
         return self._applied
@@ -413,19 +442,22 @@ class LmdbStateMachine(StateMachine):
             shutil.copyfileobj(file, out, 1 << 20)
             out.flush()
             os.fsync(out.fileno())
-        # Open the copy before touching the current env: a bad image fails here.
-        probe = self._open(new_dir)
-        try:
-            with probe.begin() as txn:
-                raft_db = probe.open_db(RAFT_DB, txn=txn, create=False)
-                applied = self.ledger.applied_index(lambda k: txn.get(k.encode(), db=raft_db))
-        finally:
-            probe.close()
-        with self._lock:
-            if self._env is not None:
-                self._env.close()
-                self._env = None
-            self._dbs.clear()
+        with self._exclusive():
+            # Open the copy before touching the current env: a bad image fails here.
+            probe = self._open(new_dir)
+            try:
+                with probe.begin() as txn:
+                    raft_db = probe.open_db(RAFT_DB, txn=txn, create=False)
+                    applied = self.ledger.applied_index(lambda k: txn.get(k.encode(), db=raft_db))
+            finally:
+                probe.close()
+            # The old env is not closed here: a reader thread may still hold (just
+            # finished) transaction objects of it, and closing an env while another
+            # thread frees one of its transactions corrupts py-lmdb's memory. Those
+            # objects keep the env alive; it closes itself when the last one goes
+            # (it lives on at old_dir, another file: never the same file twice).
+            self._env = None
+            self._dbs = {}
             shutil.rmtree(old_dir, ignore_errors=True)
             os.rename(self._path, old_dir)
             os.rename(new_dir, self._path)
@@ -437,7 +469,7 @@ class LmdbStateMachine(StateMachine):
         logger.info("state machine %s restored at index %d", self._path, applied)
 
     def close(self) -> None:
-        with self._lock:
+        with self._exclusive():
             if self._env is not None:
                 self._env.close()
                 self._env = None
