@@ -153,6 +153,8 @@ def test_an_fsm_that_raises_stops_the_node(tmp_path: pathlib.Path) -> None:
     addr = f"127.0.0.1:{free_ports(1)[0]}"
     with make_group(tmp_path, addr, [addr], "single", fsm=_Raising()) as g:
         g.wait_ready(10)
+        with pytest.raises(Indeterminate):  # the FSM failed on the entry: its effect is unknown
+            g.propose(cmd(op="x"), timeout=3.0)
         with pytest.raises(Unavailable):
             g.propose(cmd(op="x"), timeout=3.0)
         wait_for(lambda: g.fatal is not None, what="the node to stop")

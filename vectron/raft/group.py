@@ -346,17 +346,21 @@ class RaftGroup(Generic[S]):
         indeterminate: str | None = None
         last_error: Unavailable | None = None
         while True:
-            self._check_running()
-            if not forward and not self._node._isLeader():
-                raise NotLeader(f"{self._address} is not the leader", leader=self.leader())
+            try:
+                self._check_running()
+                if not forward and not self._node._isLeader():
+                    raise NotLeader(f"{self._address} is not the leader", leader=self.leader())
+            except Unavailable as exc:
+                if indeterminate is not None:  # an earlier attempt may have been applied
+                    raise Indeterminate(f"write {rid} outcome unknown ({indeterminate}; then: {exc})") from exc
+                raise
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 break
             err, res = self._submit(envelope, min(remaining, attempt_cap))
             if err == FAIL_REASON.SUCCESS:
-                if res is None:
-                    self._check_running()
-                    raise Unavailable("group stopped while applying")
+                if res is None:  # the state machine raised: the node stopped itself
+                    raise Indeterminate(f"write {rid}: the state machine failed on it ({self._fatal})")
                 return bytes(res)
             if err in _DEFINITE:
                 if err == FAIL_REASON.NOT_LEADER:
