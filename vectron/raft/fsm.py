@@ -329,7 +329,8 @@ class LmdbStateMachine(StateMachine):
     def read_txn(self) -> Iterator[lmdb.Transaction]:
         """A read transaction: a consistent view, safe concurrently with ``apply``
         and with ``restore`` (which waits for open read transactions to end and
-        holds new ones back while it swaps the env)."""
+        holds new ones back while it swaps the env). Keep it short and never wait
+        on the group (propose, barrier) inside it: a restore would wait for it."""
         with self._swap:
             while self._swapping:
                 self._swap.wait()
