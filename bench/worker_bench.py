@@ -40,6 +40,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 
 import grpc
@@ -183,14 +184,18 @@ def to_request(table: placement_pb2.RoutingTable, ids: list[int], vectors: np.nd
     return worker_pb2.UpsertRequest(shard=ref, points=points, request_id=uuid.uuid4().hex)
 
 
-def bench_group(pd: str, rf: int, batches: list, latency_samples: int) -> tuple[float, float, float]:
-    table, leader = shard_group(pd, f"rf{rf}", rf)
+def bench_group(pd: str, rf: int, batches: list, latency_samples: int, clients: int = 1) -> tuple[float, float, float]:
+    table, leader = shard_group(pd, f"rf{rf}-c{clients}", rf)
     requests = [to_request(table, *b) for b in batches]  # serialised before timing
     with grpc.insecure_channel(leader, options=[("grpc.max_send_message_length", 64 << 20)]) as ch:
         stub = worker_pb2_grpc.WorkerServiceStub(ch)
         start = time.perf_counter()
-        for request in requests:
-            stub.Upsert(request, timeout=120)
+        if clients == 1:
+            for request in requests:
+                stub.Upsert(request, timeout=120)
+        else:
+            with ThreadPoolExecutor(clients) as pool:
+                list(pool.map(lambda r: stub.Upsert(r, timeout=120), requests))
         rate = len(batches) * BATCH / (time.perf_counter() - start)
         rng = np.random.default_rng(7)
         lat = []
@@ -208,6 +213,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--batches", type=int, default=40)
     parser.add_argument("--latency-samples", type=int, default=200)
+    parser.add_argument("--clients", type=int, default=1, help="concurrent senders of batches (1: one batch at a time)")
+    parser.add_argument("--rf", default="1,3", help="replication factors to measure")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     batches = make_batches(args.batches)
@@ -219,8 +226,8 @@ def main() -> None:
         log.info("store alone (before): %.0f points/s", before)
         rows = []
         with cluster(root / "cluster") as pd:
-            for rf in (1, 3):
-                rate, p50, p99 = bench_group(pd, rf, batches, args.latency_samples)
+            for rf in [int(x) for x in args.rf.split(",")]:
+                rate, p50, p99 = bench_group(pd, rf, batches, args.latency_samples, args.clients)
                 log.info("shard RF %d: %.0f points/s, commit p50 %.2f ms, p99 %.2f ms", rf, rate, p50, p99)
                 rows.append((rf, rate, p50, p99))
         after = bench_store(root / "after", batches)
@@ -234,7 +241,7 @@ def main() -> None:
     print("| --- | ---: | ---: | ---: |")
     print(f"| store alone (embedded, durable; before / after) | {before:,.0f} / {after:,.0f} points/s | - | - |")
     for rf, rate, p50, p99 in rows:
-        print(f"| shard group RF {rf} (gRPC to leader) | {rate:,.0f} points/s | {100 * rate / (store_rate / rf):.0f}% | {p50:.1f} ms / {p99:.1f} ms |")
+        print(f"| shard group RF {rf} (gRPC to leader, {args.clients} client(s)) | {rate:,.0f} points/s | {100 * rate / (store_rate / rf):.0f}% | {p50:.1f} ms / {p99:.1f} ms |")
 
 
 if __name__ == "__main__":

@@ -77,7 +77,7 @@ class WriteResult:
 
 @dataclass(frozen=True)
 class WorkerConfig:
-    write_timeout: float = 10.0
+    write_timeout: float = 30.0
     read_timeout: float = 5.0
 
 
@@ -131,7 +131,8 @@ class WorkerService:
             self._await_leader(replica, deadline)
             remaining = deadline - time.monotonic()
             try:
-                raw = replica.group.propose(body, request_id=request_id, timeout=max(0.1, min(remaining, 5.0)))
+                # the whole remaining time: the group retries inside it with the same request id
+                raw = replica.group.propose(body, request_id=request_id, timeout=max(0.1, remaining))
                 break
             except NotLeader:
                 if time.monotonic() + delay >= deadline:
