@@ -161,16 +161,22 @@ def test_an_fsm_that_raises_stops_the_node(tmp_path: pathlib.Path) -> None:
         assert g.status()["role"] == "stopped"
 
 
-def test_single_node_group_snapshot_and_restart(tmp_path: pathlib.Path) -> None:
+class _SyncSnapshotKV(KVStateMachine):
+    def begin_snapshot(self):  # type: ignore[no-untyped-def]
+        return None  # snapshots on the Raft thread, through snapshot(file)
+
+
+@pytest.mark.parametrize("fsm_class", [KVStateMachine, _SyncSnapshotKV], ids=["background", "raft-thread"])
+def test_single_node_group_snapshot_and_restart(tmp_path: pathlib.Path, fsm_class: type[KVStateMachine]) -> None:
     addr = f"127.0.0.1:{free_ports(1)[0]}"
-    with make_group(tmp_path, addr, [addr], "one") as g:
+    with make_group(tmp_path, addr, [addr], "one", fsm=fsm_class(tmp_path / "one" / "fsm")) as g:
         g.wait_ready(10)
         for _ in range(5):
             g.propose(cmd(op="incr", k="c"))
         g.compact()
         wait_for(lambda: g.status()["log_size"] <= 3, what="compaction")
         g.propose(cmd(op="incr", k="c"))
-    with make_group(tmp_path, addr, [addr], "one") as g:
+    with make_group(tmp_path, addr, [addr], "one", fsm=fsm_class(tmp_path / "one" / "fsm")) as g:
         g.wait_ready(10)
         assert g.read(lambda f: f.get("c")) == 6
         assert g.read(lambda f: f.applies()) == 6

@@ -129,6 +129,14 @@ class StateMachine(abc.ABC):
         """The index of the last entry whose effect is persisted (0: none)."""
         return 0
 
+    def begin_snapshot(self) -> Callable[[BinaryIO], None] | None:
+        """Optional: fix the state *now* (on the Raft thread) and return a
+        function that writes its image to a file later, on another thread,
+        while ``apply`` goes on (e.g. an LMDB copy in a read transaction opened
+        here). The group then takes snapshots without pausing the node. Return
+        None (the default) to have ``snapshot`` called on the Raft thread."""
+        return None
+
     def close(self) -> None:
         """Release resources (called once, when the group stops)."""
 
@@ -419,20 +427,36 @@ class LmdbStateMachine(StateMachine):
         with self._lock:
             env = self.env
             with env.begin(write=False) as txn:  # pinned: the copy is exactly this txn's view
-                try:
-                    fd = file.fileno()
-                except (AttributeError, OSError):
-                    fd = -1
-                if fd >= 0:
-                    file.flush()
-                    env.copyfd(fd, compact=True, txn=txn)
-                    # copyfd writes through the fd; move the Python file position to the end
-                    file.seek(0, os.SEEK_END)
-                else:
-                    with tempfile.TemporaryFile(dir=os.path.dirname(self._path) or ".") as tmp:
-                        env.copyfd(tmp.fileno(), compact=True, txn=txn)
-                        tmp.seek(0)
-                        shutil.copyfileobj(tmp, file, 1 << 20)
+                self._copy(env, txn, file)
+
+    def begin_snapshot(self) -> Callable[[BinaryIO], None] | None:
+        """Pin a read transaction now; the returned writer copies exactly that
+        view (``env.copyfd(compact=True, txn=...)``) from any thread."""
+        env = self.env
+        txn = env.begin(write=False)
+
+        def write(file: BinaryIO) -> None:
+            try:
+                self._copy(env, txn, file)
+            finally:
+                txn.abort()
+
+        return write
+
+    def _copy(self, env: lmdb.Environment, txn: lmdb.Transaction, file: BinaryIO) -> None:
+        try:
+            fd = file.fileno()
+        except (AttributeError, OSError):
+            fd = -1
+        if fd >= 0:
+            file.flush()
+            env.copyfd(fd, compact=True, txn=txn)
+            file.seek(0, os.SEEK_END)  # copyfd wrote through the fd
+        else:
+            with tempfile.TemporaryFile(dir=os.path.dirname(self._path) or ".") as tmp:
+                env.copyfd(tmp.fileno(), compact=True, txn=txn)
+                tmp.seek(0)
+                shutil.copyfileobj(tmp, file, 1 << 20)
 
     def restore(self, file: BinaryIO) -> None:
         new_dir = self._path + ".restore"

@@ -34,7 +34,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
-from pysyncobj import FAIL_REASON, SyncObj, SyncObjConf, replicated
+from pysyncobj import FAIL_REASON, SERIALIZER_STATE, SyncObj, SyncObjConf, replicated
+from pysyncobj.serializer import Serializer
 from pysyncobj.transport import TCPTransport
 
 from vectron.errors import Indeterminate, InvalidArgument, NotLeader, StorageError, Unavailable
@@ -98,17 +99,21 @@ class RaftConfig:
     barrier_stale_after: float = 5.0
 
 
+def _fsync_dir(path: str) -> None:
+    dfd = os.open(os.path.dirname(os.path.abspath(path)), os.O_RDONLY)
+    try:
+        os.fsync(dfd)
+    finally:
+        os.close(dfd)
+
+
 def _fsync_file(path: str) -> None:
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
     finally:
         os.close(fd)
-    dfd = os.open(os.path.dirname(os.path.abspath(path)), os.O_RDONLY)
-    try:
-        os.fsync(dfd)
-    finally:
-        os.close(dfd)
+    _fsync_dir(path)
 
 
 class _ResendNoiseFilter(logging.Filter):
@@ -138,6 +143,80 @@ class _DurableTransport(TCPTransport):  # type: ignore[misc]
         if journal is not None:
             journal.sync()
         return bool(super().send(node, message))
+
+
+class _SnapshotSerializer(Serializer):  # type: ignore[misc]
+    """pysyncobj's Serializer, taking snapshots in the background.
+
+    When the FSM supports :meth:`StateMachine.begin_snapshot`, the state is
+    fixed on the Raft thread (a pinned read transaction) and the file is
+    written, fsynced and renamed into place by a helper thread while the node
+    keeps ticking (a long copy would otherwise stop heartbeats and cost the
+    group its leader). pysyncobj sees SERIALIZING until the file is in place
+    and only then compacts its log. A snapshot installed from the leader
+    meanwhile wins: the background one is then discarded.
+    """
+
+    _RUNNING = -3  # our value of Serializer.__pid while the helper thread works
+
+    def __init__(self, group: "RaftGroup[Any]", file_name: str, batch_size: int) -> None:
+        super().__init__(file_name, batch_size, False, group._serialize, group._deserialize, None)
+        self._group = group
+        self._file_name = file_name
+        self._thread: threading.Thread | None = None
+        self._outcome = 0
+        self._installs = 0
+        self._rename_lock = threading.Lock()
+
+    def serialize(self, data: Any, id: Any) -> None:  # noqa: A002 (pysyncobj's name)
+        if self._Serializer__pid != 0:
+            return
+        writer = self._group.fsm.begin_snapshot()
+        if writer is None:
+            super().serialize(data, id)  # synchronous, through RaftGroup._serialize
+            return
+        self._Serializer__currentID = id
+        self._Serializer__pid = self._RUNNING
+        installs = self._installs
+        last, prev, cluster = data[1], data[2], [str(getattr(n, "id", n)) for n in data[3]]
+
+        def run() -> None:
+            ok = False
+            tmp = self._file_name + ".tmp"
+            try:
+                write_snapshot(tmp, writer, last, prev, cluster)
+                with self._rename_lock:
+                    if self._installs != installs:
+                        logger.info("background snapshot at %d discarded: a newer one was installed", last[1])
+                        os.unlink(tmp)
+                    else:
+                        os.replace(tmp, self._file_name)
+                        _fsync_dir(self._file_name)
+                        ok = True
+            except Exception:
+                logger.exception("background snapshot of %s failed", self._group.self_address)
+            self._outcome = -1 if ok else -2
+
+        self._thread = threading.Thread(target=run, name=f"raft-snapshot-{self._group.self_address}", daemon=True)
+        self._thread.start()
+
+    def checkSerializing(self) -> Any:  # noqa: N802
+        if self._Serializer__pid == self._RUNNING:
+            if self._thread is not None and self._thread.is_alive():
+                return SERIALIZER_STATE.SERIALIZING, self._Serializer__currentID
+            self._Serializer__pid = self._outcome
+        return super().checkSerializing()
+
+    def setTransmissionData(self, data: Any) -> Any:  # noqa: N802
+        with self._rename_lock:
+            done = super().setTransmissionData(data)
+            if done:
+                self._installs += 1
+        return done
+
+    def join(self) -> None:
+        if self._thread is not None:
+            self._thread.join()
 
 
 class _Node(SyncObj):  # type: ignore[misc]
@@ -312,6 +391,8 @@ class RaftGroup(Generic[S]):
             raise Unavailable(f"raft node {config.self_address} could not start: {exc}") from exc
         self._node._rsm_install_journal(journal)
         self._journal = journal
+        self._serializer = _SnapshotSerializer(self, self._snapshot_path, conf.logCompactionBatchSize)
+        self._node._SyncObj__serializer = self._serializer  # before the first tick (version pinned)
         self._barriers = _BarrierBatcher(self._issue_barrier, config.barrier_stale_after)
         self._thread = threading.Thread(target=self._run, name=f"raft-{config.self_address}", daemon=True)
         self._thread.start()
@@ -495,6 +576,7 @@ class RaftGroup(Generic[S]):
         self._stop_event.set()
         if threading.current_thread() is not self._thread:
             self._thread.join()
+        self._serializer.join()
         self._barriers.fail_all(Unavailable("group stopped"))
         self.fsm.close()
 
@@ -554,7 +636,7 @@ class RaftGroup(Generic[S]):
     def _serialize(self, filename: str, data: tuple[Any, Any, Any]) -> None:
         last, prev, cluster = data
         try:
-            write_snapshot(filename, self.fsm, last, prev, [str(getattr(n, "id", n)) for n in cluster])
+            write_snapshot(filename, self.fsm.snapshot, last, prev, [str(getattr(n, "id", n)) for n in cluster])
         except Exception:
             logger.exception("snapshot of %s failed", self._address)
             raise
