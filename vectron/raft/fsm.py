@@ -48,6 +48,12 @@ Threading rules
     * ``snapshot`` must capture a consistent point-in-time image, i.e. exactly
       the state after the last applied entry (an LMDB copy taken in one pinned
       read transaction).
+    * Optionally, ``begin_snapshot`` (called on the Raft thread) fixes that
+      point and returns a writer the group runs on a helper thread, while
+      ``apply`` goes on; the writer must only read the view it pinned.
+      :class:`LmdbStateMachine` does this, so large snapshots never pause the
+      node. The default (None) makes the group call ``snapshot`` on the Raft
+      thread instead, which pauses heartbeats while it runs.
     * ``restore`` replaces the whole state with the image and must leave the old
       state intact if it fails (build beside, then swap). It raises on failure;
       the group then stops the node instead of running on empty state.
