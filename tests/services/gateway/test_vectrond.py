@@ -110,3 +110,85 @@ def test_single_node_flows_end_to_end(tmp_path: pathlib.Path) -> None:
             assert http.post("/v1/collections/docs/points/count", json={}, headers=key).json() == {"count": 30}
     finally:
         d.stop()
+
+
+# -- tenant isolation and bad input against a real `vectrond --role all` ----------------------
+
+from collections.abc import Iterator  # noqa: E402
+from typing import Any  # noqa: E402
+
+from tests.services.gateway.test_rest import BAD, make_points  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def real(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    if not hasattr(vectron.raft, "RaftGroup"):
+        pytest.skip("vectron.raft.RaftGroup is not built yet")
+    d = single_node(tmp_path_factory.mktemp("real"))
+    d.start()
+    try:
+        d.wait_ready()
+        http = httpx.Client(base_url=d.url, timeout=30)
+        accounts = {}
+        for who in ("a", "b"):
+            email = f"{who}@example.com"
+            assert http.post("/v1/users/register", json={"email": email, "password": "pass-word-1"}).status_code == 201
+            token = http.post("/v1/users/login", json={"email": email, "password": "pass-word-1"}).json()["token"]
+            key = http.post("/v1/keys", json={"name": who, "plan": "unlimited"}, headers={"Authorization": f"Bearer {token}"}).json()["key"]
+            accounts[who] = {"token": token, "key": key}
+        ka = {"Authorization": f"Bearer {accounts['a']['key']}"}
+        assert http.put("/v1/collections/docs", json={"dimension": 4}, headers=ka).status_code == 201
+        assert http.post("/v1/collections/docs/points", json={"points": make_points(3)}, headers=ka).status_code == 200
+        yield {"http": http, "accounts": accounts}
+        http.close()
+    finally:
+        d.stop()
+
+
+def test_real_tenant_isolation(real: dict[str, Any]) -> None:
+    http, acc = real["http"], real["accounts"]
+    kb = {"Authorization": f"Bearer {acc['b']['key']}"}
+    for method, path, body in [
+        ("GET", "/v1/collections/docs", None),
+        ("GET", "/v1/collections/docs/points/1", None),
+        ("POST", "/v1/collections/docs/points/search", {"vector": [1, 0, 0, 0], "top_k": 1}),
+        ("POST", "/v1/collections/docs/points", {"points": make_points(1)}),
+        ("DELETE", "/v1/collections/docs", None),
+    ]:
+        r = http.request(method, path, json=body, headers=kb)
+        assert r.status_code == 404 and r.json()["error"]["code"] == "collection_not_found", (method, path, r.text)
+    assert http.get("/v1/collections", headers=kb).json() == {"collections": []}
+    ka = {"Authorization": f"Bearer {acc['a']['key']}"}
+    assert http.post("/v1/collections/docs/points/count", json={}, headers=ka).json() == {"count": 3}
+
+
+@pytest.mark.parametrize("name,path,body,status,code,field", BAD, ids=[b[0] for b in BAD])
+def test_real_bad_input_changes_nothing(real: dict[str, Any], name: str, path: str, body: Any, status: int, code: str, field: str | None) -> None:
+    http = real["http"]
+    ka = {"Authorization": f"Bearer {real['accounts']['a']['key']}"}
+    before = http.post("/v1/collections/docs/points/scroll", json={"with_vector": True}, headers=ka).json()
+    if isinstance(body, bytes):
+        r = http.post(path, content=body, headers={**ka, "Content-Type": "application/json"})
+    else:
+        r = http.post(path, json=body, headers=ka)
+    assert r.status_code == status, r.text
+    assert r.json()["error"]["code"] == code
+    if field is not None:
+        assert r.json()["error"]["field"] == field
+    assert http.post("/v1/collections/docs/points/scroll", json={"with_vector": True}, headers=ka).json() == before
+
+
+def test_real_credentials_and_oversized_body(real: dict[str, Any]) -> None:
+    http, acc = real["http"], real["accounts"]
+    assert http.get("/v1/collections").status_code == 401
+    assert http.get("/v1/collections", headers={"Authorization": f"Bearer {acc['a']['token']}"}).status_code == 401
+    assert http.get("/v1/user/profile", headers={"Authorization": f"Bearer {acc['a']['key']}"}).status_code == 401
+    ka = {"Authorization": f"Bearer {acc['a']['key']}"}
+    # a body declared over the 64 MiB limit is refused before it is read
+    host, port = str(http.base_url.host), int(http.base_url.port or 80)
+    with socket.create_connection((host, port)) as s:
+        s.sendall(f"POST /v1/collections/docs/points HTTP/1.1\r\nHost: x\r\nAuthorization: {ka['Authorization']}\r\n"
+                  f"Content-Type: application/json\r\nContent-Length: {100 << 20}\r\n\r\n".encode())
+        reply = s.recv(65536).decode()
+    assert reply.startswith("HTTP/1.1 413") and "payload_too_large" in reply
+    assert http.post("/v1/collections/docs/points/count", json={}, headers=ka).json() == {"count": 3}

@@ -32,7 +32,6 @@ from __future__ import annotations
 import heapq
 import json
 import logging
-import math
 import threading
 import time
 import uuid
@@ -647,8 +646,7 @@ class Gateway:
             raise DimensionMismatch(
                 f"{where}: expected dimension {info.dimension}, got {len(vector)}", field=where
             )
-        if not all(math.isfinite(x) for x in vector):
-            raise InvalidArgument(f"{where}: NaN or infinite components", field=where)
+        # NaN and infinities are refused by the request models (allow_inf_nan=False)
         if info.distance == "cosine" and not any(vector):
             raise InvalidArgument(f"{where}: a zero vector has no cosine similarity", field=where)
 
