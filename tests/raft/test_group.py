@@ -189,3 +189,40 @@ def test_single_node_group_snapshot_and_restart(tmp_path: pathlib.Path, fsm_clas
     with pytest.raises(StorageError):
         RaftGroup(fsm, RaftConfig(addr, [addr], str(tmp_path / "one" / "raft"), PASSWORD))
     fsm.close()
+
+
+class _FailingRestoreKV(KVStateMachine):
+    def restore(self, file) -> None:  # type: ignore[no-untyped-def]
+        raise StorageError("disk full (simulated)")
+
+
+def test_a_failed_snapshot_install_stops_the_follower(tmp_path: pathlib.Path) -> None:
+    addrs = [f"127.0.0.1:{p}" for p in free_ports(3)]
+    groups = [make_group(tmp_path, a, addrs, f"n{i}") for i, a in enumerate(addrs)]
+    try:
+        for g in groups:
+            g.wait_ready(30)
+        leader = leader_of(groups)
+        lagging = next(g for g in groups if g is not leader)
+        lagging.stop()
+        live = [g for g in groups if g is not lagging]
+        for _ in range(10):
+            leader.propose(cmd(op="incr", k="c"))
+        for g in live:
+            g.compact()
+        wait_for(lambda: all(g.status()["log_size"] <= 3 for g in live), what="compaction")
+        i = groups.index(lagging)
+        groups[i] = lagging = make_group(
+            tmp_path, addrs[i], addrs, f"n{i}", fsm=_FailingRestoreKV(tmp_path / f"n{i}" / "fsm")
+        )
+        wait_for(lambda: lagging.fatal is not None, what="the follower to stop itself")
+        assert "restore" in (lagging.fatal or "")
+        assert lagging.status()["role"] == "stopped"
+        with pytest.raises(Unavailable):
+            lagging.propose(cmd(op="incr", k="c"), timeout=1.0)
+        with pytest.raises(Unavailable):
+            lagging.read(lambda f: f.get("c"), consistency="any")
+        assert res(leader.propose(cmd(op="incr", k="c")))["v"] == 11  # the majority goes on
+    finally:
+        for g in groups:
+            g.stop()
