@@ -14,8 +14,10 @@ on top of pysyncobj 0.3.17:
 * a shared, linearizable read barrier (a no-op through the log, applied
   locally) and :meth:`RaftGroup.read` with three consistency levels;
 * one-file snapshots (``snapshot_file``) through pysyncobj's
-  ``serializer``/``deserializer`` hooks: no pickle of our state; a damaged
-  snapshot stops the node instead of letting it run on empty state.
+  ``serializer``/``deserializer`` hooks, written in the background when the
+  FSM supports ``begin_snapshot``: no pickle of our state; a damaged snapshot
+  stops the node (at start, or when installing one from the leader) instead
+  of letting it run on empty state.
 
 Threading: pysyncobj runs on one tick thread owned by the group; the FSM's
 ``apply``, ``snapshot`` and ``restore`` run there. ``propose``, ``barrier``,
