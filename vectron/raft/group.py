@@ -39,6 +39,7 @@ from typing import Any, Generic, TypeVar
 from pysyncobj import FAIL_REASON, SERIALIZER_STATE, SyncObj, SyncObjConf, replicated
 from pysyncobj.serializer import Serializer
 from pysyncobj.transport import TCPTransport
+from pysyncobj.version import VERSION as PYSYNCOBJ_VERSION
 
 from vectron.errors import Indeterminate, InvalidArgument, NotLeader, StorageError, Unavailable
 from vectron.raft.fsm import Entry, StateMachine
@@ -68,6 +69,9 @@ _INDETERMINATE = {
     FAIL_REASON.UNKNOWN_OUTCOME: "unknown outcome",
 }
 _TIMEOUT = -1
+
+#: The wrapper reaches into pysyncobj's private state (journal, serializer): pinned.
+_SUPPORTED_PYSYNCOBJ = "0.3.17"
 
 
 @dataclass
@@ -343,6 +347,8 @@ class RaftGroup(Generic[S]):
     def __init__(self, fsm: S, config: RaftConfig) -> None:
         if not config.password:
             raise InvalidArgument("a cluster password is required", field="password")
+        if PYSYNCOBJ_VERSION != _SUPPORTED_PYSYNCOBJ:
+            raise StorageError(f"vectron.raft needs pysyncobj=={_SUPPORTED_PYSYNCOBJ}, found {PYSYNCOBJ_VERSION}")
         self.fsm = fsm
         self.config = config
         self._address = config.self_address
