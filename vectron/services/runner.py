@@ -280,6 +280,10 @@ def start_node(config: NodeConfig) -> RunningNode:
                     default_shards=config.default_shards, default_replication_factor=config.default_replication_factor
                 ),
             )
+        if "gateway" in node.parts and "worker" in node.parts:
+            # the co-located worker is called in-process (no serialization, no HTTP/2)
+            worker = node.parts["worker"]
+            node.parts["gateway"].gateway.workers.register_local(worker.grpc_address, worker.servicer)
     except BaseException:
         node.stop()
         raise
