@@ -57,3 +57,36 @@ def test_concurrent_readers_and_writers(store: Store) -> None:
     assert not failures, failures[:3]
     assert col.count() == 1000 + 3 * 30 * 15
     assert col.count({"must": [{"key": "touched", "match": {"value": True}}]}) == 3 * 30 * 5
+
+
+def test_restore_while_other_threads_read(store: Store, tmp_path) -> None:
+    col = store.create_collection("r", dimension=4, distance="euclid")
+    col.upsert(list(range(500)), np.random.default_rng(1).normal(size=(500, 4)), [{"id": i} for i in range(500)])
+    snap = tmp_path / "snap.mdb"
+    with open(snap, "wb") as fh:
+        col.snapshot(fh)
+    failures: list[BaseException] = []
+    stop = threading.Event()
+
+    def reader() -> None:
+        try:
+            while not stop.is_set():
+                assert all(r.payload["id"] == r.id for r in col.get(list(range(0, 500, 7))))
+                assert len(col.search(np.zeros(4), k=5)) == 5
+                assert col.count() in (500, 600)
+                col.scroll(limit=50)
+        except BaseException as exc:  # noqa: BLE001
+            failures.append(exc)
+
+    threads = [threading.Thread(target=reader) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for round_ in range(5):
+        col.upsert(list(range(500, 600)), np.ones((100, 4)), [{"id": i} for i in range(500, 600)])
+        with open(snap, "rb") as fh:
+            col.restore(fh)
+    stop.set()
+    for t in threads:
+        t.join()
+    assert not failures, failures[:3]
+    assert col.count() == 500

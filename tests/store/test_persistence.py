@@ -106,4 +106,5 @@ def test_restore_refuses_bad_snapshots_and_keeps_state(tmp_path) -> None:
         with pytest.raises(errors.InvalidArgument):
             wrong.restore(io.BytesIO(b"not an lmdb file" * 1000))
         assert wrong.count() == 1 and wrong.search(np.ones(4), k=1)[0].id == 1
-        assert not (tmp_path / "b" / "collections" / "w" / "restore.tmp").exists()
+        folder = tmp_path / "b" / "collections" / "w"
+        assert sorted(p.name for p in folder.glob("lmdb-*")) == [(folder / "CURRENT").read_text().strip()]

@@ -8,6 +8,9 @@ LMDB is the source of truth. Its sub-databases::
     free      labels of deleted points, re-used by later inserts
     user      caller metadata written with a batch (a Raft FSM keeps its applied index here)
 
+The env lives in ``lmdb-<generation>/``, named by the file ``CURRENT``; a
+restore writes the next generation and switches ``CURRENT`` atomically.
+
 A write batch runs in one LMDB write transaction and then updates the
 in-memory structures (HNSW index, payload indexes, live labels) under an
 exclusive lock; searches hold the shared side of that lock, so a search sees
@@ -70,6 +73,7 @@ MAX_SCROLL_LIMIT = 10_000
 BRUTE_FORCE_MIN = 4_096
 BRUTE_FORCE_FRACTION = 0.05
 _U64 = struct.Struct(">Q")
+_CURRENT = "CURRENT"  # names the LMDB folder in use: lmdb-<generation>
 _DBS = ("meta", "ids", "labels", "vectors", "payloads", "free", "user")
 
 
@@ -109,9 +113,13 @@ class Collection:
         self._durable = durable
         self._map_size = map_size
         self._write_mutex = threading.Lock()
-        self._rw = RWLock()
+        self._rw = RWLock()  # in-memory index state: searches share it, publishing a batch takes it whole
+        self._env_lock = RWLock()  # the LMDB env itself: readers share it, close and restore take it whole
         self._closed = False
         self._open_env()
+        for leftover in folder.glob("lmdb-*"):  # from a restore that crashed before or after switching
+            if leftover != self._env_dir:
+                shutil.rmtree(leftover, ignore_errors=True)
         self._load_memory_state()
 
     # ---------------------------------------------------------------- lifecycle
@@ -120,7 +128,7 @@ class Collection:
     def create(cls, folder: pathlib.Path, config: CollectionConfig, **options: Any) -> "Collection":
         """Initialise a new collection in the empty ``folder``."""
         folder.mkdir(parents=True)
-        env = lmdb.open(str(folder), max_dbs=len(_DBS), map_size=options.get("map_size", 1 << 36))
+        env = lmdb.open(str(folder / "lmdb-0"), max_dbs=len(_DBS), map_size=options.get("map_size", 1 << 36))
         try:
             with env.begin(write=True) as txn:
                 meta = env.open_db(b"meta", txn=txn)
@@ -131,11 +139,19 @@ class Collection:
                 txn.put(b"next_label", _U64.pack(0), db=meta)
         finally:
             env.close()
+        _write_current(folder, "lmdb-0")
         return cls(folder, **options)
 
+    @staticmethod
+    def exists(folder: pathlib.Path) -> bool:
+        """Whether ``folder`` holds a collection."""
+        return (folder / _CURRENT).is_file()
+
     def _open_env(self) -> None:
+        """Open the LMDB env that ``CURRENT`` names (a restore switches to a new one)."""
+        self._env_dir = self.folder / (self.folder / _CURRENT).read_text().strip()
         self._env = lmdb.open(
-            str(self.folder),
+            str(self._env_dir),
             max_dbs=len(_DBS),
             map_size=self._map_size,
             sync=self._durable,
@@ -196,7 +212,7 @@ class Collection:
 
     def close(self) -> None:
         """Save the index and close LMDB. Idempotent."""
-        with self._write_mutex, self._rw.write():
+        with self._write_mutex, self._env_lock.write(), self._rw.write():
             if self._closed:
                 return
             try:
@@ -204,6 +220,14 @@ class Collection:
             finally:
                 self._env.close()
                 self._closed = True
+
+    @contextlib.contextmanager
+    def _reading(self) -> Iterator[lmdb.Transaction]:
+        """A read transaction, with the env held open (close and restore wait for it)."""
+        with self._env_lock.read():
+            self._check_open()
+            with self._env.begin() as txn:
+                yield txn
 
     def _check_open(self) -> None:
         if self._closed:
@@ -438,8 +462,7 @@ class Collection:
 
     def get_meta(self, key: str) -> bytes | None:
         """Read caller metadata written by ``apply_batch(..., meta=...)``."""
-        self._check_open()
-        with self._env.begin() as txn:
+        with self._reading() as txn:
             value = txn.get(key.encode(), db=self._db["user"])
             return None if value is None else bytes(value)
 
@@ -448,9 +471,8 @@ class Collection:
     def get(self, ids: Sequence[PointId], with_vector: bool = False, with_payload: bool = True) -> list[Record]:
         """The points with these ids, in the order asked; missing ids are absent."""
         wanted = check_ids(ids, unique=False)
-        self._check_open()
         out = []
-        with self._env.begin() as txn:
+        with self._reading() as txn:
             for pid in wanted:
                 label_key = txn.get(encode_id(pid), db=self._db["ids"])
                 if label_key is not None:
@@ -467,13 +489,12 @@ class Collection:
     def count(self, filter: dict[str, Any] | None = None) -> int:
         """The number of points (matching ``filter``)."""
         cond = compile_filter(filter)
-        self._check_open()
-        if cond is not None:
-            with self._rw.read():
-                found = cond.candidates(_PlannerView(self))
-            if found is not None and found.exact:
-                return len(found.labels)
-        with self._env.begin() as txn:
+        with self._reading() as txn:
+            if cond is not None:
+                with self._rw.read():
+                    found = cond.candidates(_PlannerView(self))
+                if found is not None and found.exact:
+                    return len(found.labels)
             if cond is None:
                 return txn.stat(self._db["ids"])["entries"]
             return len(self._keys_matching(txn, cond))
@@ -490,9 +511,8 @@ class Collection:
         cond = compile_filter(filter)
         limit = _check_int(limit, "limit", 1, MAX_SCROLL_LIMIT)
         start = None if offset is None else encode_id(check_ids([offset], "offset")[0])
-        self._check_open()
         records: list[Record] = []
-        with self._env.begin() as txn:
+        with self._reading() as txn:
             cursor = txn.cursor(db=self._db["ids"])
             if not (cursor.set_range(start) if start is not None else cursor.first()):
                 return [], None
@@ -556,8 +576,7 @@ class Collection:
         ):
             raise InvalidArgument("score_threshold must be a finite number", field="score_threshold")
         cond = compile_filter(filter)
-        self._check_open()
-        with self._env.begin() as txn:
+        with self._reading() as txn:
             if cond is None:
                 with self._searching(max(ef, k)):
                     hits = self._graph_search(queries, min(k, len(self._live)), None)
@@ -694,18 +713,21 @@ class Collection:
 
     def snapshot(self, file: BinaryIO) -> None:
         """Write a consistent, compacted copy of the LMDB state to ``file`` (a real file)."""
-        self._check_open()
         file.flush()
-        with self._env.begin() as txn:
+        with self._reading() as txn:
             self._env.copyfd(file.fileno(), compact=True, txn=txn)
 
     def restore(self, file: BinaryIO) -> None:
         """Replace this collection's whole state by a ``snapshot``; the index is rebuilt from it.
 
-        The copy is written and checked beside the current state, then swapped in.
+        The copy is written to a new LMDB folder and checked there; ``CURRENT`` then
+        switches to it atomically. The old env is not closed here but dropped: py-lmdb
+        may crash when an env is closed while another thread still frees one of its
+        transactions, so it closes itself once its last transaction is gone.
         A snapshot of a collection with another dimension or distance is refused.
         """
-        staging = self.folder / "restore.tmp"
+        generation = int(self._env_dir.name.rsplit("-", 1)[1]) + 1
+        staging = self.folder / f"lmdb-{generation}"
         shutil.rmtree(staging, ignore_errors=True)
         staging.mkdir()
         try:
@@ -719,15 +741,31 @@ class Collection:
                     f"snapshot holds a {incoming.dimension}-d {incoming.distance} collection; "
                     f"this one is {self.config.dimension}-d {self.config.distance}"
                 )
-            with self._write_mutex, self._rw.write():
+            with self._write_mutex, self._env_lock.write(), self._rw.write():
                 self._check_open()
-                self._env.close()
                 VectorIndex.discard(self.folder)
-                os.replace(staging / "data.mdb", self.folder / "data.mdb")
+                _write_current(self.folder, staging.name)
+                old_dir = self._env_dir
                 self._open_env()
                 self._load_memory_state()
-        finally:
+        except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
+            raise
+        shutil.rmtree(old_dir, ignore_errors=True)  # unlinked files stay readable to the old env's mapping
+
+
+def _write_current(folder: pathlib.Path, env_name: str) -> None:
+    tmp = folder / (_CURRENT + ".tmp")
+    with open(tmp, "w") as fh:
+        fh.write(env_name + "\n")
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, folder / _CURRENT)
+    dir_fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
 
 
 def _read_config(folder: pathlib.Path) -> CollectionConfig:

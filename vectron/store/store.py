@@ -2,7 +2,7 @@
 
 Layout::
 
-    <root>/collections/<name>/   data.mdb, lock.mdb, index.hnsw, index.json
+    <root>/collections/<name>/   CURRENT, lmdb-<generation>/{data,lock}.mdb, index.hnsw, index.json
 
 Collections are created in a staging folder and renamed into place, and
 dropped by renaming them away before deleting, so a crash never leaves a
@@ -121,14 +121,14 @@ class Store:
             self._check_open()
             collection = self._open.get(name)
             if collection is None:
-                if not (self._root / name / "data.mdb").exists():
+                if not Collection.exists(self._root / name):
                     raise CollectionNotFound(f"collection {name!r} does not exist", field="name")
                 collection = self._open[name] = Collection(self._root / name, **self._options)
             return collection
 
     def list_collections(self) -> list[str]:
         self._check_open()
-        return sorted(p.name for p in self._root.iterdir() if not p.name.startswith(".") and (p / "data.mdb").exists())
+        return sorted(p.name for p in self._root.iterdir() if not p.name.startswith(".") and Collection.exists(p))
 
     def drop_collection(self, name: str) -> None:
         """Delete a collection and its files."""

@@ -198,7 +198,7 @@ def test_rf1_spreads_over_workers_and_drop_frees_files(cluster: ShardCluster) ->
     read_back(cluster, table, list(acked))
     cid = table.collection.collection_id
     folders = [cluster.procs[s.replicas[0].worker_id].data_dir / "worker" / "shards" / f"{cid}-{s.shard_id}" for s in table.shards]
-    assert all((f / "points" / "data.mdb").exists() for f in folders)
+    assert all((f / "points" / "CURRENT").exists() for f in folders)
     pd.DropCollection(placement_pb2.DropCollectionRequest(collection=ref_of("alice", "single")), timeout=30)
     poll(lambda: not any(f.exists() for f in folders), 60, "the dropped replicas' folders to go")
     with pytest.raises(grpc.RpcError) as info:

@@ -109,7 +109,7 @@ def test_shard_status(service: WorkerService) -> None:
 def test_reconcile_drops_replicas_and_their_files(host: ReplicaHost, service: WorkerService) -> None:
     service.upsert(S0, ids_of_shard(0, 4), vecs(4))
     folder = host.folder_of("c1", 0)
-    assert (folder / "points" / "data.mdb").exists()
+    assert (folder / "points" / "CURRENT").exists()
     opened, dropped = host.reconcile([assignment(1), assignment(0, "c2")])
     assert opened == [("c2", 0)] and dropped == [("c1", 0)]
     assert not folder.exists()

@@ -73,7 +73,7 @@ class ShardStateMachine(StateMachine):
         self.folder = pathlib.Path(folder)
         self.ledger = DedupLedger(capacity=dedup_capacity, prefix="raft.")
         options: dict[str, Any] = {"durable": durable, "map_size": map_size}
-        if not (self.folder / "data.mdb").exists():
+        if not Collection.exists(self.folder):
             staging = self.folder.with_name(self.folder.name + f".create-{uuid.uuid4().hex}")
             try:
                 Collection.create(staging, config, **options).close()
