@@ -218,7 +218,10 @@ class Collection:
             try:
                 self._save_index()
             finally:
-                self._env.close()
+                # Dropped, not env.close(): a reader thread may still be freeing its last
+                # transaction object, and py-lmdb can crash if the env closes meanwhile.
+                # The env closes itself when its last reference goes (at once, normally).
+                self._env = None  # type: ignore[assignment]
                 self._closed = True
 
     @contextlib.contextmanager
