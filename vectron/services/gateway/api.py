@@ -148,9 +148,10 @@ class GatewayConfig:
     routing_ttl: float = 5.0
     #: per shard call
     call_timeout: float = 10.0
-    #: retries of a shard call: attempts and total time
-    retry_attempts: int = 8
-    retry_deadline: float = 20.0
+    #: retries of a shard call: attempts and total time (a new collection's shards open on
+    #: the workers' next heartbeat; a leader election takes a second or two)
+    retry_attempts: int = 40
+    retry_deadline: float = 15.0
     #: defaults of new collections
     default_shards: int = 1
     default_replication_factor: int = 1
