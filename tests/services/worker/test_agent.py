@@ -92,3 +92,25 @@ def test_agent_without_placement_keeps_trying(tmp_path: pathlib.Path) -> None:
     finally:
         agent.stop()
         host.close()
+
+
+def test_the_newest_placement_version_survives_a_restart(tmp_path: pathlib.Path, placement) -> None:  # type: ignore[no-untyped-def]
+    service, address = placement
+    host = ReplicaHost(tmp_path / "w", memory_factory, durable=False, map_size=1 << 24)
+    info = placement_pb2.WorkerInfo(worker_id="w0", grpc_address="127.0.0.1:9100", raft_host="127.0.0.1", raft_port_min=30000, raft_port_max=30009)
+    state = tmp_path / "w" / "placement-version"
+    agent = PlacementAgent(info, [address], host, lambda: [], state_file=state)
+    try:
+        assert agent.run_once()
+        service.create_collection("alice", "docs", 4)
+        assert agent.run_once() and len(host.replicas()) == 1
+        seen = agent.placement_version
+        assert int(state.read_text()) == seen > 0
+    finally:
+        agent.stop()
+    again = PlacementAgent(info, [address], host, lambda: [], state_file=state)
+    try:
+        assert again.placement_version == seen
+    finally:
+        again.stop()
+        host.close()

@@ -6,13 +6,17 @@ group has fresh liveness. Each answer carries the worker's assignments and the
 placement version they reflect; the agent keeps the newest version seen and
 reconciles its replicas against that answer only (an answer older than what
 it already applied is ignored, so a lagging placement follower never makes it
-drop a replica). A ``NOT_FOUND`` answer (placement does not know this worker)
+drop a replica). The newest version is kept in ``state_file`` too, so a worker
+restarted while only a lagging placement node answers does not act on older
+placement than it had seen before. A ``NOT_FOUND`` answer (placement does not know this worker)
 makes it register again.
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import pathlib
 import threading
 from collections.abc import Callable, Sequence
 from concurrent import futures
@@ -37,6 +41,7 @@ class PlacementAgent:
         *,
         interval: float = 1.0,
         rpc_timeout: float = 3.0,
+        state_file: str | os.PathLike[str] | None = None,
     ) -> None:
         if not placement_addresses:
             raise ValueError("at least one placement address is required")
@@ -49,7 +54,8 @@ class PlacementAgent:
         self._stubs = {a: placement_pb2_grpc.PlacementServiceStub(c) for a, c in self._channels.items()}
         self._pool = futures.ThreadPoolExecutor(max_workers=len(self._stubs), thread_name_prefix="heartbeat")
         self.registered = False
-        self.placement_version = 0
+        self._state_file = pathlib.Path(state_file) if state_file is not None else None
+        self.placement_version = self._load_version()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -93,11 +99,34 @@ class PlacementAgent:
                 best = reply
         if best is None or best.placement_version < self.placement_version:
             return False
+        if best.placement_version != self.placement_version:
+            self._save_version(best.placement_version)
         self.placement_version = best.placement_version
         opened, dropped = self.host.reconcile(list(best.assignments))
         if opened or dropped:
             log.info("placement v%d: opened %s, dropped %s", best.placement_version, opened, dropped)
         return True
+
+    def _load_version(self) -> int:
+        if self._state_file is None:
+            return 0
+        try:
+            return int(self._state_file.read_text().strip() or 0)
+        except FileNotFoundError:
+            return 0
+        except ValueError:
+            log.warning("ignoring a malformed %s", self._state_file)
+            return 0
+
+    def _save_version(self, version: int) -> None:
+        if self._state_file is None:
+            return
+        tmp = self._state_file.with_name(self._state_file.name + ".tmp")
+        with open(tmp, "w") as out:
+            out.write(f"{version}\n")
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(tmp, self._state_file)
 
     def _register(self) -> bool:
         for address, stub in self._stubs.items():

@@ -136,6 +136,9 @@ def serve_worker(
         raft_port_max=raft_ports[1],
         capacity=capacity,
     )
-    agent = PlacementAgent(info, list(placement), host, service.shard_stats, interval=heartbeat_interval)
+    agent = PlacementAgent(
+        info, list(placement), host, service.shard_stats, interval=heartbeat_interval,
+        state_file=os.path.join(data_dir, "placement-version"),
+    )
     agent.start()
     return WorkerNode(worker_id=wid, host=host, service=service, servicer=servicer, grpc=server, agent=agent)
