@@ -71,3 +71,20 @@ def test_errors_over_grpc(stack: Stack, stub: gateway_pb2_grpc.VectronServiceStu
         stub.Upsert(pb.UpsertPointsRequest(collection="d", points=[points_pb2.Point(id=points_pb2.PointId(num=1), vector=[1, 2, float("nan")])]), metadata=md(acc["key"]))
     assert e.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert stub.Count(pb.CountPointsRequest(collection="d"), metadata=md(acc["key"])).count == 0
+
+
+def test_partial_write_over_grpc(stack: Stack, stub: gateway_pb2_grpc.VectronServiceStub) -> None:
+    acc = stack.account()
+    stub.CreateCollection(pb.CreateCollectionSpec(name="p", dimension=2, shards=3), metadata=md(acc["key"]))
+    for w in stack.workers:
+        w.down.add(2)
+    points = [points_pb2.Point(id=points_pb2.PointId(num=i), vector=[1.0, float(i)]) for i in range(30)]
+    with pytest.raises(grpc.RpcError) as e:
+        stub.Upsert(pb.UpsertPointsRequest(collection="p", points=points), metadata=md(acc["key"]))
+    assert e.value.code() == grpc.StatusCode.UNAVAILABLE
+    trailers = dict(e.value.trailing_metadata())
+    assert trailers["vectron-error-code"] == "partial_write"
+    written, failed = json.loads(trailers["vectron-written"]), json.loads(trailers["vectron-failed"])
+    assert written and failed and sorted(written + failed) == list(range(30))
+    for w in stack.workers:
+        w.down.clear()

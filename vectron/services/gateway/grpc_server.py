@@ -22,7 +22,7 @@ from pydantic import BaseModel, ValidationError
 
 from vectron.errors import InvalidArgument, VectronError
 from vectron.services.gateway import models as m
-from vectron.services.gateway.api import Gateway, RateLimited
+from vectron.services.gateway.api import Gateway, PartialWrite, RateLimited
 from vectron.services.gateway.metrics import GatewayMetrics
 from vectron.services.grpc_errors import ERROR_CODE_KEY, ERROR_FIELD_KEY, abort_with, status_code_for
 from vectron.services.serving import GrpcServer, start_grpc_server
@@ -148,6 +148,14 @@ def _rpc(operation: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
                 if exc.field:
                     trailers.append((ERROR_FIELD_KEY, exc.field))
                 context.set_trailing_metadata(tuple(trailers))
+                context.abort(status_code_for(exc), exc.message)
+            except PartialWrite as exc:
+                status = exc.grpc_code
+                context.set_trailing_metadata((
+                    (ERROR_CODE_KEY, exc.code),
+                    ("vectron-written", json.dumps(exc.written)),
+                    ("vectron-failed", json.dumps(exc.failed)),
+                ))
                 context.abort(status_code_for(exc), exc.message)
             except VectronError as exc:
                 status = exc.grpc_code
