@@ -1,0 +1,175 @@
+"""Checkers other than linearizability. Each takes plain data (operation records
+and what the final reads returned) and returns a :class:`CheckResult`; none of
+them talks to a cluster, so each is unit-tested on hand-made inputs."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Mapping, Sequence
+
+from jepsen_like.history import Op
+from jepsen_like.linearizability import check_registers
+
+__all__ = [
+    "CheckResult",
+    "check_linearizable_registers",
+    "check_set",
+    "check_auth_uniqueness",
+    "check_search_visibility",
+    "check_convergence",
+]
+
+
+@dataclass
+class CheckResult:
+    name: str
+    valid: bool
+    summary: str
+    problems: list[str] = field(default_factory=list)
+
+    def line(self) -> str:
+        verdict = "PASS" if self.valid else "FAIL"
+        return f"{verdict} {self.name}: {self.summary}"
+
+
+def _limit(problems: list[str], n: int = 20) -> list[str]:
+    return problems if len(problems) <= n else problems[:n] + [f"... and {len(problems) - n} more"]
+
+
+def check_linearizable_registers(ops: Iterable[Op], *, max_states: int = 2_000_000) -> CheckResult:
+    """Per-key register linearizability; an undecided key (search budget spent) fails
+    the check rather than passing silently."""
+    results = check_registers(ops, max_states=max_states)
+    bad = [r for r in results if r.valid is not True]
+    n_ops = sum(r.ops for r in results)
+    summary = f"{len(results)} keys, {n_ops} ops checked, {len(bad)} not linearizable or undecided"
+    return CheckResult("register linearizability", not bad, summary, _limit([r.describe() for r in bad]))
+
+
+def check_set(adds: Iterable[Op], final_reads: Mapping[str, Mapping[Any, Any] | None]) -> CheckResult:
+    """``adds``: operations ``f="add"`` with ``key`` the id and ``value`` the payload.
+    ``final_reads``: reader name (a gateway, a replica) -> {id: payload} it returned
+    after healing (None: that reader could not answer, which is itself a failure).
+
+    Every acknowledged id must be present with its payload in every read; no id whose
+    add definitely failed may be present; no id that was never added may appear.
+    Indeterminate adds may be present (with their payload) or absent."""
+    problems: list[str] = []
+    by_id: dict[Any, list[Op]] = defaultdict(list)
+    for o in adds:
+        if o.f == "add":
+            by_id[o.key].append(o)
+    acked = {k: os_ for k, os_ in by_id.items() if any(o.outcome == "ok" for o in os_)}
+    failed = {k for k, os_ in by_id.items() if all(o.outcome == "fail" for o in os_)}
+    info = {k for k, os_ in by_id.items() if k not in acked and k not in failed}
+    present_info = 0
+    for reader, seen in final_reads.items():
+        if seen is None:
+            problems.append(f"{reader}: the final read did not answer")
+            continue
+        for k, os_ in acked.items():
+            if k not in seen:
+                problems.append(f"{reader}: acknowledged id {k!r} is missing (lost write; add #{os_[0].id})")
+            elif seen[k] not in [o.value for o in os_]:
+                problems.append(f"{reader}: id {k!r} has payload {seen[k]!r}, written {[o.value for o in os_]!r}")
+        for k in seen:
+            if k in failed:
+                problems.append(f"{reader}: id {k!r} is present although its add definitely failed "
+                                f"({'; '.join(str(o.extra.get('error', '')) for o in by_id[k])})")
+            elif k not in by_id:
+                problems.append(f"{reader}: id {k!r} was never added")
+            elif k in info:
+                present_info += 1
+                if seen[k] not in [o.value for o in by_id[k]]:
+                    problems.append(f"{reader}: id {k!r} has payload {seen[k]!r}, written {[o.value for o in by_id[k]]!r}")
+    summary = (f"{len(acked)} acknowledged, {len(failed)} definitely failed, {len(info)} indeterminate "
+               f"({present_info} of their reads present), {len(final_reads)} final reads, {len(problems)} problems")
+    return CheckResult("set", not problems, summary, _limit(problems))
+
+
+def check_auth_uniqueness(registers: Iterable[Op], final_logins: Mapping[str, Mapping[str, bool | None]]) -> CheckResult:
+    """``registers``: operations ``f="register"``, ``key`` the email, ``value`` the
+    password that attempt used (each attempt its own password). ``final_logins``:
+    email -> {password: logged in? (None: no answer)} after healing.
+
+    Per email: at most one registration succeeds; after healing exactly one
+    password logs in when any attempt succeeded, and it is the successful one's;
+    when no attempt succeeded, a password that logs in must be an indeterminate
+    attempt's; an ``already_exists`` answer implies some attempt won."""
+    problems: list[str] = []
+    by_email: dict[str, list[Op]] = defaultdict(list)
+    for o in registers:
+        if o.f == "register":
+            by_email[o.key].append(o)
+    winners = 0
+    for email, attempts in sorted(by_email.items()):
+        ok = [o for o in attempts if o.outcome == "ok"]
+        info = [o for o in attempts if o.outcome == "info"]
+        exists = [o for o in attempts if o.outcome == "fail" and o.extra.get("code") == "already_exists"]
+        logins = final_logins.get(email)
+        if len(ok) > 1:
+            problems.append(f"{email}: {len(ok)} registrations succeeded (#{', #'.join(str(o.id) for o in ok)})")
+        if logins is None:
+            problems.append(f"{email}: no final login was tried")
+            continue
+        unanswered = [p for p, v in logins.items() if v is None]
+        if unanswered:
+            problems.append(f"{email}: {len(unanswered)} final logins did not answer")
+        works = [p for p, v in logins.items() if v]
+        if len(works) > 1:
+            problems.append(f"{email}: {len(works)} different passwords log in")
+        if ok:
+            winners += 1
+            if works and works != [ok[0].value]:
+                problems.append(f"{email}: the winner #{ok[0].id} cannot log in; another attempt's password does")
+            elif not works and not unanswered:
+                problems.append(f"{email}: the winner #{ok[0].id} cannot log in after healing")
+        elif works:
+            winners += 1
+            if works[0] not in [o.value for o in info]:
+                problems.append(f"{email}: a password of a definitely failed registration logs in")
+        elif exists and not info and not unanswered:
+            problems.append(f"{email}: answered already_exists (#{exists[0].id}) but no registration won")
+    summary = f"{len(by_email)} emails, {sum(len(v) for v in by_email.values())} registrations, {winners} winners, {len(problems)} problems"
+    return CheckResult("auth uniqueness", not problems, summary, _limit(problems))
+
+
+def check_search_visibility(expected: Mapping[Any, Any], top_hits: Mapping[Any, Any]) -> CheckResult:
+    """``expected``: acknowledged id -> its payload. ``top_hits``: id -> the id ranked
+    first by a search for that id's own vector after healing (None: the search
+    failed or found nothing). Each acknowledged point must be its own top hit."""
+    problems = []
+    for k in expected:
+        if k not in top_hits:
+            problems.append(f"id {k!r}: not searched")
+        elif top_hits[k] != k:
+            problems.append(f"id {k!r}: a search for its vector ranked {top_hits[k]!r} first")
+    summary = f"{len(expected)} acknowledged points searched, {len(problems)} not found at rank 1"
+    return CheckResult("search visibility", not problems, summary, _limit(problems))
+
+
+def check_convergence(samples: Sequence[Mapping[str, Mapping[str, int | None]]], *, bad_log_lines: Sequence[str] = (),
+                      fatal: Mapping[str, str] | None = None) -> CheckResult:
+    """``samples``: successive observations after healing, each group -> {node: applied
+    index (None: not reported)}. Valid when the last sample has every group's replicas
+    at one applied index, no replica stopped itself (``fatal``: replica -> why), and no
+    log line says an applied entry was truncated or a snapshot failed to load."""
+    problems: list[str] = []
+    if not samples:
+        problems.append("no status sample was taken")
+    else:
+        last = samples[-1]
+        for group, nodes in sorted(last.items()):
+            values = {v for v in nodes.values() if v is not None}
+            missing = sorted(n for n, v in nodes.items() if v is None)
+            if missing:
+                problems.append(f"{group}: no status from {', '.join(missing)}")
+            if len(values) > 1:
+                problems.append(f"{group}: replicas at different applied indexes {dict(sorted(nodes.items()))}")
+    for where, why in sorted((fatal or {}).items()):
+        problems.append(f"{where}: stopped itself: {why}")
+    problems += [f"log: {line}" for line in bad_log_lines]
+    groups = len(samples[-1]) if samples else 0
+    summary = f"{groups} groups, {len(samples)} samples, {len(problems)} problems"
+    return CheckResult("convergence", not problems, summary, _limit(problems))
