@@ -1,0 +1,203 @@
+"""The nemesis: faults drawn from a seeded RNG, one at a time: inject, hold for a
+few seconds, heal, let the cluster breathe, next. Every action is written to the
+history (``type: "nemesis"``) and counted for the summary.
+
+Faults by family (the ``--nemesis`` names):
+
+- ``kill``: SIGKILL + restart of one random node, of the leader of a random
+  group, or of a majority of the nodes;
+- ``pause``: SIGSTOP/SIGCONT of one random node or of a group leader;
+- ``partition`` (namespaces only): one node isolated, a group leader isolated,
+  majority/minority halves, on 5 nodes a bridge (two halves that only the
+  middle node connects) and a one-way cut;
+- ``netem`` (namespaces and the netem qdisc only): delay and loss on every
+  node's link.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Callable
+
+from jepsen_like.history import History
+from jepsen_like.net import Network
+from jepsen_like.nodes import Nodes
+
+__all__ = ["Nemesis", "FAMILIES"]
+
+log = logging.getLogger("jepsen_like.nemesis")
+
+FAMILIES = ("kill", "pause", "partition", "netem")
+
+
+@dataclass
+class Nemesis:
+    nodes: Nodes
+    network: Network | None
+    history: History
+    rng: random.Random
+    families: list[str]
+    netem: bool = False
+    hold: tuple[float, float] = (3.0, 8.0)
+    gap: tuple[float, float] = (2.0, 5.0)
+    counts: Counter[str] = field(default_factory=Counter)
+    stop: threading.Event = field(default_factory=threading.Event)
+    thread: threading.Thread | None = None
+    killed: set[int] = field(default_factory=set)
+
+    def available(self) -> list[str]:
+        out = []
+        for f in self.families:
+            if f in ("partition", "netem") and self.network is None:
+                continue
+            if f == "netem" and not self.netem:
+                continue
+            out.append(f)
+        return out
+
+    def _n(self) -> int:
+        return len(self.nodes.specs)
+
+    def _leader_or_random(self) -> tuple[int, str]:
+        leaders = self.nodes.leaders()
+        if leaders:
+            group = self.rng.choice(sorted(leaders))
+            return leaders[group], f"leader of {group}"
+        return self.rng.randrange(self._n()), "random (no leader known)"
+
+    def _note(self, action: str, **fields: object) -> None:
+        self.counts[action] += 1
+        self.history.note("nemesis", action=action, **fields)
+        log.info("nemesis: %s %s", action, " ".join(f"{k}={v}" for k, v in fields.items()))
+
+    # -- one fault: returns its heal ---------------------------------------------------
+    def inject(self, family: str) -> Callable[[], None]:
+        n = self._n()
+        if family == "kill":
+            kind = self.rng.choice(["one", "leader", "majority"])
+            if kind == "majority":
+                victims = self.rng.sample(range(n), n // 2 + 1)
+                why = "majority"
+            elif kind == "leader":
+                v, why = self._leader_or_random()
+                victims = [v]
+            else:
+                victims, why = [self.rng.randrange(n)], "random"
+            for v in victims:
+                self.nodes.kill(v)
+                self.killed.add(v)
+            self._note(f"kill-{kind}", nodes=[self.nodes.specs[v].name for v in victims], why=why)
+            return lambda: self._restart(victims)
+        if family == "pause":
+            kind = self.rng.choice(["one", "leader"])
+            v, why = self._leader_or_random() if kind == "leader" else (self.rng.randrange(n), "random")
+            self.nodes.pause(v)
+            self._note(f"pause-{kind}", node=self.nodes.specs[v].name, why=why)
+            return lambda: self._resume(v)
+        if family == "partition":
+            assert self.network is not None
+            kinds = ["one", "leader", "halves"] + (["bridge", "one-way"] if n >= 5 else ["one-way"])
+            kind = self.rng.choice(kinds)
+            order = list(range(n))
+            self.rng.shuffle(order)
+            if kind in ("one", "leader"):
+                v, why = self._leader_or_random() if kind == "leader" else (order[0], "random")
+                sides = [[v], [x for x in range(n) if x != v]]
+                self.network.partition(sides)
+                desc = f"{self.nodes.specs[v].name} isolated ({why})"
+            elif kind == "halves":
+                k = n // 2
+                sides = [order[:k], order[k:]]
+                self.network.partition(sides)
+                desc = " | ".join(",".join(self.nodes.specs[x].name for x in sorted(s)) for s in sides)
+            elif kind == "bridge":
+                mid, rest = order[0], order[1:]
+                left, right = rest[: len(rest) // 2], rest[len(rest) // 2:]
+                for a in left:
+                    for b in right:
+                        self.network.cut(a, b)
+                        self.network.cut(b, a)
+                desc = f"{','.join(self.nodes.specs[x].name for x in left)} <- {self.nodes.specs[mid].name} -> " \
+                       f"{','.join(self.nodes.specs[x].name for x in right)}"
+            else:  # one-way: a node hears nobody (its inbound is cut), can still send
+                v = order[0]
+                for x in range(n):
+                    if x != v:
+                        self.network.cut(x, v)
+                desc = f"nobody reaches {self.nodes.specs[v].name} (it still sends)"
+            self._note(f"partition-{kind}", partition=desc)
+            return self._heal_network
+        if family == "netem":
+            assert self.network is not None
+            delay, loss = self.rng.choice([50, 100, 200]), self.rng.choice([0, 5, 20])
+            for i in range(n):
+                self.network.netem(i, "delay", f"{delay}ms", f"{delay // 2}ms", "loss", f"{loss}%")
+            self._note("netem", delay_ms=delay, loss_pct=loss)
+            return self._heal_network
+        raise ValueError(f"unknown nemesis {family!r}")
+
+    def _restart(self, victims: list[int]) -> None:
+        for v in victims:
+            self.nodes.start(v)
+            self.killed.discard(v)
+        self._note("restart", nodes=[self.nodes.specs[v].name for v in victims])
+        left = self.nodes.wait_ready(victims, timeout=90)
+        if left:
+            log.warning("not ready 90 s after restart: %s", [self.nodes.specs[v].name for v in left])
+
+    def _resume(self, v: int) -> None:
+        self.nodes.resume(v)
+        self._note("resume", node=self.nodes.specs[v].name)
+
+    def _heal_network(self) -> None:
+        if self.network is not None:
+            self.network.heal()
+            self.network.netem_clear()
+        self._note("heal-network")
+
+    # -- the schedule ------------------------------------------------------------------
+    def run(self, until: float) -> None:
+        fams = self.available()
+        if not fams:
+            return
+        while not self.stop.is_set() and time.monotonic() < until:
+            if self.stop.wait(self.rng.uniform(*self.gap)):
+                break
+            if time.monotonic() >= until:
+                break
+            heal = self.inject(self.rng.choice(fams))
+            try:
+                self.stop.wait(min(self.rng.uniform(*self.hold), max(0.5, until - time.monotonic())))
+            finally:
+                heal()
+
+    def start(self, until: float) -> None:
+        self.thread = threading.Thread(target=self._guarded, args=(until,), name="nemesis", daemon=True)
+        self.thread.start()
+
+    def _guarded(self, until: float) -> None:
+        try:
+            self.run(until)
+        except Exception:  # noqa: BLE001 - logged; heal_all runs anyway
+            log.exception("nemesis crashed")
+            self.counts["nemesis-crash"] += 1
+
+    def heal_all(self) -> None:
+        """Undo everything: network, pauses, dead nodes."""
+        self.stop.set()
+        if self.thread is not None:
+            self.thread.join(120)
+        if self.network is not None:
+            self.network.heal()
+            self.network.netem_clear()
+        for v in sorted(self.nodes.paused):
+            self.nodes.resume(v)
+        dead = [i for i in range(self._n()) if not self.nodes.alive(i)]
+        for v in dead:
+            self.nodes.start(v)
+        self.history.note("nemesis", action="heal-all", restarted=[self.nodes.specs[v].name for v in dead])
