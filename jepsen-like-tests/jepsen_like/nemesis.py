@@ -43,8 +43,8 @@ class Nemesis:
     rng: random.Random
     families: list[str]
     netem: bool = False
-    hold: tuple[float, float] = (3.0, 8.0)
-    gap: tuple[float, float] = (2.0, 5.0)
+    hold: tuple[float, float] = (2.0, 6.0)
+    gap: tuple[float, float] = (1.0, 3.0)
     counts: Counter[str] = field(default_factory=Counter)
     stop: threading.Event = field(default_factory=threading.Event)
     thread: threading.Thread | None = None
@@ -165,12 +165,16 @@ class Nemesis:
         fams = self.available()
         if not fams:
             return
+        bag: list[str] = []
         while not self.stop.is_set() and time.monotonic() < until:
             if self.stop.wait(self.rng.uniform(*self.gap)):
                 break
             if time.monotonic() >= until:
                 break
-            heal = self.inject(self.rng.choice(fams))
+            if not bag:  # every family once per round, in a seeded order
+                bag = list(fams)
+                self.rng.shuffle(bag)
+            heal = self.inject(bag.pop())
             try:
                 self.stop.wait(min(self.rng.uniform(*self.hold), max(0.5, until - time.monotonic())))
             finally:

@@ -53,7 +53,7 @@ class RunConfig:
     quiet: float = 10.0
     keep_data: bool = False
     no_netns: bool = False
-    snapshot_every: int = 0  # > 0: force Raft snapshots often (compaction threshold), if the daemon supports it
+    read_consistency: str = "linearizable"
 
 
 @dataclass
@@ -136,7 +136,7 @@ def run(cfg: RunConfig) -> RunReport:
         urls = [s.url for s in specs]
         api_key = _setup(urls[0], replicas)
         history.note("setup", urls=urls, seed=cfg.seed)
-        workers = Workers(WorkloadConfig(urls, api_key, cfg.seed), history)
+        workers = Workers(WorkloadConfig(urls, api_key, cfg.seed, read_consistency=cfg.read_consistency), history)
         if "register" in cfg.workloads:
             workers.start_register(cfg.clients)
             workers.start_auth()

@@ -73,6 +73,7 @@ class WorkloadConfig:
     seed: int
     registers: int = 6
     op_timeout: float = 20.0
+    read_consistency: str = "linearizable"  # "any" or "leader" only to show that the checker catches stale reads
 
 
 @dataclass
@@ -131,7 +132,7 @@ class Workers:
                     self.history.complete(op, o.kind, error=o.error or None, code=o.code)
                 else:
                     op = self.history.invoke(p, "read", k, None, node=url)
-                    o = call(http, "POST", url + base + "/get", json={"ids": [k], "consistency": "linearizable"}, token=key)
+                    o = call(http, "POST", url + base + "/get", json={"ids": [k], "consistency": self.config.read_consistency}, token=key)
                     if o.kind == "ok":
                         pts = (o.body or {}).get("points") or []
                         got = (pts[0].get("payload") or {}).get("v") if pts and pts[0] else None

@@ -152,3 +152,16 @@ def test_random_linearizable_histories_pass_and_a_corrupted_read_fails() -> None
 def test_pair_events_unfinished_is_info() -> None:
     ops = pair_events([{"type": "invoke", "id": 0, "process": 0, "f": "write", "key": "k", "value": 1, "time": 0.5}])
     assert ops[0].outcome == "info" and math.isinf(ops[0].ret)
+
+
+def test_recorded_stale_read_under_consistency_any() -> None:
+    """Regression: a real 3-node run (seed 3, kill/pause/partition) whose register
+    reads used consistency=any: a read returned a value two writes old."""
+    import pathlib
+
+    from jepsen_like.history import load_history
+
+    path = pathlib.Path(__file__).parent / "histories" / "stale-read-consistency-any-seed3-key0.jsonl"
+    res = check_registers(load_history(path))
+    assert [x.valid for x in res] == [False]
+    assert "#521" in res[0].describe()
