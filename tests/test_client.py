@@ -15,7 +15,7 @@ from click.testing import CliRunner
 import vectron
 from vectron import errors
 from vectron.cli import main
-from vectron.client import PartialWriteError, Point
+from vectron.client import Point
 
 from tests.services.gateway.conftest import Stack, build_stack, stop_stack
 
@@ -58,7 +58,7 @@ def test_client_flows(stack: Stack) -> None:
         vectron.Client(stack.url, api_key=session.token).list_collections()
     for w in stack.workers:
         w.down.add(0)
-    with pytest.raises(PartialWriteError) as e:
+    with pytest.raises(errors.PartialWrite) as e:
         vectron.Client(stack.url, api_key=created.key, retries=0).upsert("docs", [Point(i, [1.0, 1.0, float(i)]) for i in range(30)])
     assert e.value.written and e.value.failed
     for w in stack.workers:

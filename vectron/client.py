@@ -15,9 +15,9 @@
     hits = db.search("docs", [0.1, 0.2, 0.3], top_k=5)        # [ScoredPoint(id, score, payload, vector)]
 
 Errors are the vectron.errors the server answered with (``CollectionNotFound``,
-``DimensionMismatch``, ``Unauthenticated``, ...), plus :class:`PartialWriteError`
-(an upsert that reached only some shards: ``written`` / ``failed`` ids) and
-:class:`RateLimitedError` (``retry_after`` seconds). Calls answered 429 or 503
+``DimensionMismatch``, ``Unauthenticated``, ``PartialWrite`` (an upsert that
+reached only some shards: ``written`` / ``failed`` ids), ``RateLimited``
+(``retry_after`` seconds), ...). Calls answered 429 or 503
 are retried a few times with backoff (every operation here is safe to repeat,
 except creating and dropping a collection, which are not retried).
 """
@@ -42,8 +42,6 @@ __all__ = [
     "ApiKey",
     "CreatedKey",
     "Collection",
-    "PartialWriteError",
-    "RateLimitedError",
 ]
 
 PointId = int | str
@@ -115,26 +113,6 @@ class Collection:
     shard_status: list[dict[str, Any]] | None = None
 
 
-class PartialWriteError(errors.VectronError):
-    """A write reached some shards and not others."""
-
-    code = "partial_write"
-
-    def __init__(self, message: str, *, written: list[PointId], failed: list[PointId], status: int = 503) -> None:
-        super().__init__(message)
-        self.written = written
-        self.failed = failed
-        self.http_status = status
-
-
-class RateLimitedError(errors.ResourceExhausted):
-    code = "rate_limited"
-
-    def __init__(self, message: str, *, retry_after: float = 1.0, field: str | None = None) -> None:
-        super().__init__(message, field=field)
-        self.retry_after = retry_after
-
-
 def _user(d: Mapping[str, Any]) -> User:
     return User(id=d["id"], email=d["email"], created_at=d["created_at"])
 
@@ -179,10 +157,12 @@ def error_from_response(response: httpx.Response) -> errors.VectronError:
     except (ValueError, KeyError, TypeError):
         return errors.VectronError(f"HTTP {response.status_code}: {response.text[:200]}")
     if code == "partial_write":
-        return PartialWriteError(message, written=body.get("written") or [], failed=body.get("failed") or [], status=response.status_code)
+        return errors.PartialWrite(
+            message, written=body.get("written"), failed=body.get("failed"), http_status=response.status_code
+        )
     if code == "rate_limited" or response.status_code == 429:
         retry = response.headers.get("Retry-After", "1")
-        return RateLimitedError(message, retry_after=float(retry) if retry.replace(".", "", 1).isdigit() else 1.0, field=fld)
+        return errors.RateLimited(message, retry_after=float(retry) if retry.replace(".", "", 1).isdigit() else 1.0, field=fld)
     if code in ("invalid_json",):
         return errors.InvalidArgument(message, field=fld)
     err = errors.error_from_code(code, message, fld)
@@ -240,9 +220,9 @@ class Client:
                 return r.json()
             err = error_from_response(r)
             last_try = not retry or attempt >= self.retries
-            if last_try or r.status_code not in (429, 503) or isinstance(err, PartialWriteError):
+            if last_try or r.status_code not in (429, 503) or isinstance(err, errors.PartialWrite):
                 raise err
-            wait = err.retry_after if isinstance(err, RateLimitedError) else delay
+            wait = err.retry_after if isinstance(err, errors.RateLimited) else delay
             time.sleep(min(wait, 10.0))
             delay = min(delay * 2, 5.0)
         raise AssertionError("unreachable")  # pragma: no cover

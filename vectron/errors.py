@@ -18,11 +18,17 @@ attributes; nothing below the edges knows about status codes.
     │   └── CollectionNotFound
     ├── AlreadyExists                 409  ALREADY_EXISTS
     │   └── CollectionAlreadyExists
+    ├── StaleEpoch                    409  FAILED_PRECONDITION (routed with an old routing table)
     ├── ResourceExhausted             429  RESOURCE_EXHAUSTED
+    │   └── RateLimited                                       (.retry_after seconds)
     ├── Unavailable                   503  UNAVAILABLE        (definite failure: nothing was applied)
     │   └── NotLeader                                         (.leader is the leader's address, if known)
+    ├── PartialWrite                  as its cause (503)      (.written / .failed point ids)
     ├── Indeterminate                 504  UNKNOWN            (the write may or may not have been applied)
     └── StorageError                  500  INTERNAL
+
+Every constructor takes ``(message, *, field=None)`` plus optional extras, so
+an error rebuilt from its ``code`` (``error_from_code``) is always possible.
 """
 
 from __future__ import annotations
@@ -41,7 +47,10 @@ __all__ = [
     "CollectionNotFound",
     "AlreadyExists",
     "CollectionAlreadyExists",
+    "StaleEpoch",
     "ResourceExhausted",
+    "RateLimited",
+    "PartialWrite",
     "Unavailable",
     "NotLeader",
     "Indeterminate",
@@ -83,8 +92,8 @@ class DimensionMismatch(InvalidArgument):
 class InvalidFilter(InvalidArgument):
     code = "invalid_filter"
 
-    def __init__(self, message: str, *, field: str | None = "filter") -> None:
-        super().__init__(message, field=field)
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message, field=field or "filter")
 
 
 class PayloadTooLarge(InvalidArgument):
@@ -124,10 +133,28 @@ class CollectionAlreadyExists(AlreadyExists):
     code = "collection_already_exists"
 
 
+class StaleEpoch(VectronError):
+    """The caller routed with an older (or other) routing epoch than the shard's: refresh the table."""
+
+    http_status = 409
+    grpc_code = "FAILED_PRECONDITION"
+    code = "stale_epoch"
+
+
 class ResourceExhausted(VectronError):
     http_status = 429
     grpc_code = "RESOURCE_EXHAUSTED"
     code = "resource_exhausted"
+
+
+class RateLimited(ResourceExhausted):
+    """Too many requests for this key; ``retry_after`` seconds until the next one is allowed."""
+
+    code = "rate_limited"
+
+    def __init__(self, message: str, *, retry_after: float = 1.0, field: str | None = None) -> None:
+        super().__init__(message, field=field)
+        self.retry_after = retry_after
 
 
 class Unavailable(VectronError):
@@ -141,9 +168,46 @@ class Unavailable(VectronError):
 class NotLeader(Unavailable):
     code = "not_leader"
 
-    def __init__(self, message: str, *, leader: str | None = None) -> None:
-        super().__init__(message)
+    def __init__(self, message: str, *, leader: str | None = None, field: str | None = None) -> None:
+        super().__init__(message, field=field)
         self.leader = leader
+
+
+class PartialWrite(VectronError):
+    """A write reached some shards and not others: ``written`` / ``failed`` name the point ids.
+
+    Its status is that of the shard failure that caused it (``cause``, usually
+    503), or ``http_status`` when rebuilt from an answer; nothing is hidden.
+    """
+
+    http_status = 503
+    grpc_code = "UNAVAILABLE"
+    code = "partial_write"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        written: list[Any] | None = None,
+        failed: list[Any] | None = None,
+        cause: VectronError | None = None,
+        http_status: int | None = None,
+        field: str | None = None,
+    ) -> None:
+        super().__init__(message, field=field)
+        self.written = list(written or [])
+        self.failed = list(failed or [])
+        self.cause = cause
+        if cause is not None:
+            self.http_status, self.grpc_code = cause.http_status, cause.grpc_code
+        if http_status is not None:
+            self.http_status = http_status
+
+    def to_dict(self) -> dict[str, Any]:
+        body = super().to_dict()
+        body["written"] = self.written
+        body["failed"] = self.failed
+        return body
 
 
 class Indeterminate(VectronError):
@@ -169,9 +233,5 @@ def error_from_code(code: str, message: str, field: str | None = None) -> Vectro
     """Rebuild an error from its ``code`` (e.g. one carried in an FSM result or an RPC)."""
     for cls in _all_subclasses(VectronError):
         if cls.code == code:
-            if cls is NotLeader:
-                return NotLeader(message)
-            if cls is InvalidFilter:
-                return InvalidFilter(message, field=field or "filter")
             return cls(message, field=field)
     return VectronError(message, field=field)

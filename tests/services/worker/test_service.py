@@ -16,7 +16,8 @@ from vectron.raft import InMemoryGroup
 from vectron.services.serving import start_grpc_server
 from vectron.services.worker.grpc_server import SERVICE_NAME, WorkerServicer
 from vectron.services.worker.replicas import ReplicaHost
-from vectron.services.worker.service import ShardKey, StaleEpoch, WorkerConfig, WorkerService
+from vectron.errors import StaleEpoch
+from vectron.services.worker.service import ShardKey, WorkerConfig, WorkerService
 from vectron.v1 import points_pb2, worker_pb2, worker_pb2_grpc
 
 from .conftest import DIM, EPOCH, assignment, ids_of_shard, memory_factory

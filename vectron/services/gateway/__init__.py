@@ -6,7 +6,7 @@ one internal API: auth, plans, routing, scatter-gather), ``backends``
 and ``grpc_server`` (thin adapters), ``node`` (:func:`serve_gateway`).
 """
 
-from vectron.services.gateway.api import Gateway, GatewayConfig, PartialWrite, Principal, RateLimited, RoutingCache
+from vectron.services.gateway.api import Gateway, GatewayConfig, Principal, RoutingCache
 from vectron.services.gateway.limits import TokenBucketLimiter
 
-__all__ = ["Gateway", "GatewayConfig", "PartialWrite", "Principal", "RateLimited", "RoutingCache", "TokenBucketLimiter"]
+__all__ = ["Gateway", "GatewayConfig", "Principal", "RoutingCache", "TokenBucketLimiter"]

@@ -50,8 +50,10 @@ from vectron.errors import (
     InvalidArgument,
     NotFound,
     NotLeader,
+    PartialWrite,
     PayloadTooLarge,
     PermissionDenied,
+    RateLimited,
     ResourceExhausted,
     Unauthenticated,
     Unavailable,
@@ -72,8 +74,6 @@ __all__ = [
     "GatewayConfig",
     "Principal",
     "RoutingCache",
-    "PartialWrite",
-    "RateLimited",
     "AuthBackend",
 ]
 
@@ -88,38 +88,6 @@ _CONSISTENCY = {
     "leader": worker_pb2.LEADER,
     "any": worker_pb2.ANY,
 }
-
-
-class RateLimited(ResourceExhausted):
-    """Too many requests for this key; ``retry_after`` seconds until the next one is allowed."""
-
-    code = "rate_limited"
-
-    def __init__(self, message: str, *, retry_after: float = 1.0, field: str | None = None) -> None:
-        super().__init__(message, field=field)
-        self.retry_after = retry_after
-
-
-class PartialWrite(VectronError):
-    """A write reached some shards and not others: ``written`` / ``failed`` name the point ids.
-
-    The status is that of the shard failure (usually 503); nothing is hidden."""
-
-    code = "partial_write"
-
-    def __init__(self, message: str, *, cause: VectronError, written: list[Any], failed: list[Any]) -> None:
-        super().__init__(message)
-        self.http_status = cause.http_status
-        self.grpc_code = cause.grpc_code
-        self.cause = cause
-        self.written = written
-        self.failed = failed
-
-    def to_dict(self) -> dict[str, Any]:
-        body = super().to_dict()
-        body["written"] = self.written
-        body["failed"] = self.failed
-        return body
 
 
 class AuthBackend(Protocol):

@@ -22,7 +22,8 @@ from pydantic import BaseModel, ValidationError
 
 from vectron.errors import InvalidArgument, VectronError
 from vectron.services.gateway import models as m
-from vectron.services.gateway.api import Gateway, PartialWrite, RateLimited
+from vectron.errors import PartialWrite, RateLimited
+from vectron.services.gateway.api import Gateway
 from vectron.services.gateway.metrics import GatewayMetrics
 from vectron.services.grpc_errors import ERROR_CODE_KEY, ERROR_FIELD_KEY, abort_with, status_code_for
 from vectron.services.serving import GrpcServer, start_grpc_server

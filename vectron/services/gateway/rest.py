@@ -24,7 +24,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from vectron.errors import VectronError
 from vectron.services.gateway import models as m
-from vectron.services.gateway.api import Gateway, RateLimited
+from vectron.errors import RateLimited
+from vectron.services.gateway.api import Gateway
 from vectron.services.gateway.metrics import CONTENT_TYPE_LATEST, GatewayMetrics
 
 __all__ = ["create_app", "DEFAULT_MAX_BODY_BYTES"]

@@ -13,7 +13,7 @@ placement driver) and ``node`` (:func:`serve_worker`, what
 from vectron.services.worker.agent import PlacementAgent
 from vectron.services.worker.fsm import ShardStateMachine
 from vectron.services.worker.replicas import ReplicaHost, ShardReplica
-from vectron.services.worker.service import ShardKey, StaleEpoch, WorkerConfig, WorkerService, WriteResult
+from vectron.services.worker.service import ShardKey, WorkerConfig, WorkerService, WriteResult
 
 __all__ = [
     "PlacementAgent",
@@ -21,7 +21,6 @@ __all__ = [
     "ShardKey",
     "ShardReplica",
     "ShardStateMachine",
-    "StaleEpoch",
     "WorkerConfig",
     "WorkerService",
     "WriteResult",

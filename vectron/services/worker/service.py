@@ -32,6 +32,7 @@ from vectron.errors import (
     InvalidArgument,
     NotLeader,
     PayloadTooLarge,
+    StaleEpoch,
     Unavailable,
     VectronError,
 )
@@ -45,19 +46,11 @@ from vectron.store.filters import compile_filter
 from vectron.store.ids import PointId, check_ids
 from vectron.v1 import placement_pb2, worker_pb2
 
-__all__ = ["ShardKey", "StaleEpoch", "WorkerConfig", "WorkerService", "WriteResult"]
+__all__ = ["ShardKey", "WorkerConfig", "WorkerService", "WriteResult"]
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
-
-
-class StaleEpoch(VectronError):
-    """The caller routed with an older (or other) routing epoch than the shard's: refresh the table."""
-
-    http_status = 409
-    grpc_code = "FAILED_PRECONDITION"
-    code = "stale_epoch"
 
 
 @dataclass(frozen=True)
