@@ -84,7 +84,7 @@ def check_set(adds: Iterable[Op], final_reads: Mapping[str, Mapping[Any, Any] | 
                 if seen[k] not in [o.value for o in by_id[k]]:
                     problems.append(f"{reader}: id {k!r} has payload {seen[k]!r}, written {[o.value for o in by_id[k]]!r}")
     summary = (f"{len(acked)} acknowledged, {len(failed)} definitely failed, {len(info)} indeterminate "
-               f"({present_info} of their reads present), {len(final_reads)} final reads, {len(problems)} problems")
+               f"(present in {present_info} final reads), {len(final_reads)} final reads, {len(problems)} problems")
     return CheckResult("set", not problems, summary, _limit(problems))
 
 

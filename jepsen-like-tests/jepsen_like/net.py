@@ -31,7 +31,10 @@ class NetworkUnavailable(RuntimeError):
 
 
 def _ip(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    proc = subprocess.run(["ip", *args], capture_output=True, text=True, timeout=20)
+    try:
+        proc = subprocess.run(["ip", *args], capture_output=True, text=True, timeout=20)
+    except OSError as exc:  # no iproute2
+        raise NetworkUnavailable(f"cannot run ip: {exc}") from None
     if check and proc.returncode != 0:
         raise RuntimeError(f"ip {' '.join(args)}: {proc.stderr.strip()}")
     return proc

@@ -15,6 +15,7 @@ import os
 import pathlib
 import secrets
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -25,7 +26,7 @@ import httpx
 
 from jepsen_like.net import Network
 
-__all__ = ["NodeSpec", "Nodes", "node_specs"]
+__all__ = ["NodeSpec", "Nodes", "node_specs", "free_loopback_base"]
 
 log = logging.getLogger("jepsen_like.nodes")
 
@@ -66,6 +67,25 @@ def node_specs(n: int, hosts: list[str] | None, loopback_base: int) -> list[Node
     if hosts:
         return [NodeSpec(i, f"n{i + 1}", hosts[i], 18000) for i in range(n)]
     return [NodeSpec(i, f"n{i + 1}", "127.0.0.1", loopback_base + 200 * i) for i in range(n)]
+
+
+def _bindable(port: int) -> bool:
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def free_loopback_base(n: int) -> int:
+    """A base port whose blocks (REST..worker, Raft ports) are free for ``n`` loopback nodes."""
+    for _ in range(100):
+        base = 20000 + secrets.randbelow(200) * 100
+        ports = [base + 200 * i + off for i in range(n) for off in [*range(7), *range(100, 164)]]
+        if all(_bindable(p) for p in ports):
+            return base
+    raise RuntimeError("no free block of loopback ports found")
 
 
 @dataclass

@@ -30,7 +30,7 @@ from jepsen_like.checkers import (
 from jepsen_like.history import History, Op
 from jepsen_like.nemesis import Nemesis
 from jepsen_like.net import Network, NetworkUnavailable, netem_available, pick_subnet
-from jepsen_like.nodes import Nodes, node_specs
+from jepsen_like.nodes import Nodes, free_loopback_base, node_specs
 from jepsen_like.workloads import DIM, REGISTER_COLLECTION, SET_COLLECTION, WorkloadConfig, Workers, call
 
 __all__ = ["RunConfig", "RunReport", "run"]
@@ -112,12 +112,13 @@ def run(cfg: RunConfig) -> RunReport:
     old = {s: signal.signal(s, _raise_interrupt) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
         if not cfg.no_netns:
-            network = Network(tag, cfg.nodes, pick_subnet())
             try:
+                network = Network(tag, cfg.nodes, pick_subnet())
                 network.setup()
                 report.network_mode = f"namespaces on {network.subnet} (bridge {network.bridge})"
             except NetworkUnavailable as exc:
-                network.teardown()
+                if network is not None:
+                    network.teardown()
                 network = None
                 report.notes.append(f"network namespaces unavailable ({exc}): partitions and netem NOT run")
         else:
@@ -126,7 +127,7 @@ def run(cfg: RunConfig) -> RunReport:
         if "netem" in cfg.nemeses and not has_netem:
             report.notes.append("netem qdisc unavailable on this kernel: delay/loss faults NOT run")
         extra: list[str] = []
-        specs = node_specs(cfg.nodes, network.addresses if network else None, 21000 + rng.randrange(200) * 20)
+        specs = node_specs(cfg.nodes, network.addresses if network else None, 0 if network else free_loopback_base(cfg.nodes))
         replicas = min(cfg.nodes, 3)
         nodes = Nodes(specs, run_dir / "data", network, replicas, extra)
         nodes.start_all()

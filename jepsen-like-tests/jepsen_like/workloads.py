@@ -141,7 +141,7 @@ class Workers:
                         self.history.complete(op, "ok", None)
                     else:
                         self.history.complete(op, o.kind, error=o.error or None, code=o.code)
-                self.stop.wait(rng.uniform(0.0, 0.1))
+                self.stop.wait(rng.uniform(0.0, 0.1) + (0.2 if o.kind != "ok" else 0.0))
 
     # -- set: unique ids, each added once ------------------------------------------
     def start_set(self, clients: int) -> None:
@@ -162,7 +162,7 @@ class Workers:
                 o = call(http, "POST", f"{url}/v1/collections/{SET_COLLECTION}/points",
                          json={"points": [{"id": i, "vector": vec, "payload": payload}]}, token=key)
                 self.history.complete(op, o.kind, error=o.error or None, code=o.code)
-                self.stop.wait(rng.uniform(0.0, 0.05))
+                self.stop.wait(rng.uniform(0.0, 0.05) + (0.2 if o.kind != "ok" else 0.0))
 
     # -- auth: the same email registered at once through every gateway --------------
     def start_auth(self, every: float = 3.0) -> None:
