@@ -2,9 +2,11 @@
 
     .venv/bin/python bench/raft_bench.py                    # 3 nodes on loopback, 5 s per mode
     .venv/bin/python bench/raft_bench.py --seconds 10 --modes fsync,nofsync,nothing
+    .venv/bin/python bench/raft_bench.py --nodes 1          # a group without peers
 
-Starts a 3-node group (one process per node, loopback ports) and lets the
-leader propose single small writes (a ~40-byte command, one at a time: each
+Starts a group of ``--nodes`` nodes (one process per node, loopback ports;
+default 3, 1 is a group without peers, e.g. a replication-factor-1 shard) and
+lets the leader propose single small writes (a ~40-byte command, one at a time: each
 waits for its commit and apply) for ``--seconds``; reports commits per second
 and latency percentiles. Modes:
 
@@ -80,11 +82,11 @@ def _free_ports(n: int) -> list[int]:
     return ports
 
 
-def run_mode(mode: str, seconds: float) -> dict[str, Any]:
+def run_mode(mode: str, seconds: float, nodes: int = 3) -> dict[str, Any]:
     durable, fsm_sync = {"fsync": (True, True), "nofsync": (False, True), "nothing": (False, False)}[mode]
     ctx = mp.get_context("spawn")
     with tempfile.TemporaryDirectory(prefix="raft-bench-", dir=os.environ.get("BENCH_DIR")) as root:
-        addrs = [f"127.0.0.1:{p}" for p in _free_ports(3)]
+        addrs = [f"127.0.0.1:{p}" for p in _free_ports(nodes)]
         procs, conns = [], []
         for i, addr in enumerate(addrs):
             parent, child = ctx.Pipe()
@@ -121,6 +123,7 @@ def run_mode(mode: str, seconds: float) -> dict[str, Any]:
     latencies.sort()
     return {
         "mode": mode,
+        "nodes": nodes,
         "commits": len(latencies),
         "commits_per_s": len(latencies) / sum(latencies),
         "p50_ms": 1000 * statistics.median(latencies),
@@ -133,13 +136,14 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--seconds", type=float, default=5.0)
     ap.add_argument("--modes", default="fsync,nofsync")
+    ap.add_argument("--nodes", type=int, default=3, help="group size (1: no peers)")
     args = ap.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     for mode in args.modes.split(","):
-        r = run_mode(mode, args.seconds)
+        r = run_mode(mode, args.seconds, args.nodes)
         log.info(
-            "%-8s %6.1f commits/s  p50 %6.2f ms  p99 %6.2f ms  (%d commits, %d leader journal fsyncs)",
-            r["mode"], r["commits_per_s"], r["p50_ms"], r["p99_ms"], r["commits"], r["leader_journal_fsyncs"],
+            "%d node(s) %-8s %6.1f commits/s  p50 %6.2f ms  p99 %6.2f ms  (%d commits, %d leader journal fsyncs)",
+            r["nodes"], r["mode"], r["commits_per_s"], r["p50_ms"], r["p99_ms"], r["commits"], r["leader_journal_fsyncs"],
         )
 
 

@@ -192,3 +192,54 @@ def test_snapshot_file_round_trip_and_damage(tmp_path: pathlib.Path) -> None:
         verify_snapshot(path)
     a.close()
     b.close()
+
+
+class _LateSubDbKV(KVStateMachine):
+    """Uses a sub-db it never declared, first inside ``apply_command``."""
+
+    def apply_command(self, txn, entry: Entry) -> bytes:  # type: ignore[no-untyped-def]
+        txn.put(b"k", entry.body, db=self.db("late"))
+        return b"ok"
+
+
+def _in_thread(fn, timeout: float = 60.0):  # type: ignore[no-untyped-def]
+    """Run ``fn`` on a daemon thread; fail (instead of hanging the suite) if it never returns."""
+    import threading
+
+    box: list[object] = []
+    t = threading.Thread(target=lambda: box.append(fn()), daemon=True)
+    t.start()
+    t.join(timeout)
+    assert not t.is_alive(), "hung (an LMDB write transaction waiting for the one it is inside)"
+    return box[0]
+
+
+def test_undeclared_sub_db_inside_apply_is_an_error_not_a_hang(tmp_path: pathlib.Path) -> None:
+    from vectron.errors import StorageError
+
+    m = _LateSubDbKV(tmp_path / "fsm")
+    out = res(_in_thread(lambda: m.apply(Entry(1, "r", cmd(op="set", k="x", v=1)))))
+    assert "sub_dbs" in out["error"] and "late" in out["error"]  # recorded as the entry's error result
+    assert m.applied_index() == 1
+    with m.read_txn():
+        with pytest.raises(StorageError, match="sub_dbs"):  # nor inside a read transaction
+            m.db("late")
+    m.close()
+
+
+def test_sub_dbs_are_open_after_a_restore(tmp_path: pathlib.Path) -> None:
+    a = KVStateMachine(tmp_path / "a")
+    a.apply(Entry(1, "r1", cmd(op="set", k="x", v=1)))
+    image = io.BytesIO()
+    a.snapshot(image)
+    b = _LateSubDbKV(tmp_path / "b")
+    b.db("late")  # opened outside any transaction: allowed, and remembered
+    image.seek(0)
+    b.restore(image)
+    # declared ones and the remembered one are open again: usable inside apply
+    assert _in_thread(lambda: b.apply(Entry(2, "r2", b"v"))) == b"ok"
+    assert b.get("x") == 1
+    with b.read_txn() as txn:
+        assert txn.get(b"k", db=b.db("late")) == b"v"
+    a.close()
+    b.close()

@@ -226,3 +226,84 @@ def test_a_failed_snapshot_install_stops_the_follower(tmp_path: pathlib.Path) ->
     finally:
         for g in groups:
             g.stop()
+
+
+def _long_ticks(groups: list[RaftGroup], period: float) -> None:
+    """Make every node poll for ``period`` between ticks (takes effect after the
+    current tick); only socket events or a wake-up run the next tick sooner."""
+    for g in groups:
+        g.config.tick_period = period
+
+
+def test_a_single_node_group_commits_without_waiting_for_a_tick(tmp_path: pathlib.Path) -> None:
+    addr = f"127.0.0.1:{free_ports(1)[0]}"
+    with make_group(tmp_path, addr, [addr], "solo") as g:
+        g.wait_ready(10)
+        g.propose(cmd(op="incr", k="c"))
+        _long_ticks([g], 3600.0)
+        try:
+            g.propose(cmd(op="incr", k="c"))  # the tick that may still run with the old period
+            # Each commit now needs a tick after the one that appended the entry: without
+            # a wake-up the node would sleep for the hour and these would time out.
+            for i in range(3, 6):
+                assert res(g.propose(cmd(op="incr", k="c"), timeout=60.0))["v"] == i
+        finally:
+            _long_ticks([g], 0.05)
+            g.propose(cmd(op="incr", k="c"))  # wakes the node so that it stops promptly
+
+
+def test_a_leader_with_peers_replicates_without_waiting_for_a_tick(trio: list[RaftGroup]) -> None:
+    leader = leader_of(trio)
+    follower = next(g for g in trio if g is not leader)
+    before = leader.read(lambda f: f.get("t")) or 0
+    _long_ticks(trio, 3600.0)
+    try:
+        leader.propose(cmd(op="incr", k="t"))  # the ticks that may still run with the old period
+        # The leader sends AppendEntries as it appends and the answers wake it: no tick waited for.
+        assert res(leader.propose(cmd(op="incr", k="t"), timeout=60.0))["v"] == before + 2
+        assert res(follower.propose(cmd(op="incr", k="t"), timeout=60.0))["v"] == before + 3
+    finally:
+        _long_ticks(trio, 0.05)
+        leader.propose(cmd(op="incr", k="t"))  # wakes every node
+
+
+class _GatedKV(KVStateMachine):
+    """``{"op": "gated"}`` waits (on the Raft thread) until ``gate`` is set."""
+
+    def __init__(self, *a, **kw) -> None:  # type: ignore[no-untyped-def]
+        super().__init__(*a, **kw)
+        self.gate = threading.Event()
+
+    def apply_command(self, txn, entry: Entry) -> bytes:  # type: ignore[no-untyped-def]
+        if json.loads(entry.body).get("op") == "gated":
+            self.gate.wait(60)
+            return json.dumps({"ok": True, "v": "gated"}).encode()
+        return super().apply_command(txn, entry)
+
+
+def test_a_slow_commit_is_waited_for_not_resubmitted(tmp_path: pathlib.Path) -> None:
+    addr = f"127.0.0.1:{free_ports(1)[0]}"
+    fsm = _GatedKV(tmp_path / "gated" / "fsm")
+    with make_group(tmp_path, addr, [addr], "gated", fsm=fsm) as g:
+        g.wait_ready(10)
+        submissions: list[bytes] = []
+        apply = g._node._rsm_apply
+
+        def counting(envelope: bytes, callback):  # type: ignore[no-untyped-def]
+            submissions.append(envelope)
+            return apply(envelope, callback=callback)
+
+        g._node._rsm_apply = counting
+        start_index = g.status()["commit_index"]
+        out: list[object] = []
+        writer = threading.Thread(target=lambda: out.append(g.propose(cmd(op="gated"), "gated-1", timeout=5.0)))
+        writer.start()
+        wait_for(lambda: submissions, what="the submission")
+        # Hold the entry's apply for longer than a third of the timeout (the old
+        # per-attempt limit, after which it was submitted again).
+        threading.Event().wait(2.5)
+        fsm.gate.set()
+        writer.join(60)
+        assert out and res(out[0]) == {"ok": True, "v": "gated"}  # type: ignore[arg-type]
+        assert len(submissions) == 1
+        assert g.status()["commit_index"] == start_index + 1  # one entry in the log, no duplicate

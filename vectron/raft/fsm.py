@@ -264,13 +264,16 @@ class LmdbStateMachine(StateMachine):
       restores by writing the copy beside the env, opening it, and swapping it in.
 
     Subclasses declare their named sub-dbs in :attr:`sub_dbs` (opened with the
-    env, and again after a restore), get handles with :meth:`db` (never cache a
-    handle across calls: a restore replaces it) and read with :meth:`read_txn`.
-    ``apply_command`` may only touch the transaction it is given. ``max_dbs``
-    counts the ``_raft`` sub-db too.
+    env, and again after every restore), get handles with :meth:`db` (never
+    cache a handle across calls: a restore replaces it) and read with
+    :meth:`read_txn`. :meth:`db` never opens a sub-db inside a transaction:
+    opening one needs a write transaction of its own, which inside
+    ``apply_command``'s would wait for itself forever. ``apply_command`` may only
+    touch the transaction it is given. ``max_dbs`` counts the ``_raft`` sub-db too.
     """
 
-    #: Names of the sub-dbs the subclass uses; opened (created) with the env.
+    #: Names of the sub-dbs the subclass uses; opened (created) with the env and
+    #: after every restore.
     sub_dbs: tuple[str, ...] = ()
 
     def __init__(
@@ -292,6 +295,8 @@ class LmdbStateMachine(StateMachine):
         self._readers = 0
         self._swapping = False
         self._dbs: dict[bytes, object] = {}
+        self._late_dbs: list[bytes] = []  # undeclared names opened by db() outside a txn: reopened after a restore
+        self._txns = threading.local()  # .depth: transactions of this object open on this thread
         self._recover_swap()
         self._env: lmdb.Environment | None = self._open(self._path)
         self._open_sub_dbs()
@@ -326,18 +331,37 @@ class LmdbStateMachine(StateMachine):
     def db(self, name: bytes | str) -> object:
         """The handle of a sub-db declared in :attr:`sub_dbs` (or ``_raft``).
 
-        An undeclared name is opened on first use, which needs a write
-        transaction of its own: never do that inside ``apply_command``.
+        An undeclared name is opened (created) on first use only outside any
+        transaction (e.g. in a subclass's ``__init__``; it is then reopened after
+        every restore too); inside ``apply_command`` or :meth:`read_txn` it raises
+        :class:`StorageError` instead: opening a sub-db needs a write transaction
+        of its own, which inside ``apply_command``'s would wait for itself forever.
         """
         key = name.encode() if isinstance(name, str) else name
         handle = self._dbs.get(key)
         if handle is None:
+            if getattr(self._txns, "depth", 0):
+                raise StorageError(
+                    f"sub-db {key.decode(errors='replace')!r} of {type(self).__name__} is not open and cannot be "
+                    "opened inside a transaction: declare it in sub_dbs (opened with the env and after every restore)"
+                )
             with self._lock:
                 handle = self._dbs.get(key)
                 if handle is None:
                     handle = self.env.open_db(key, create=True)
                     self._dbs[key] = handle
+                    if key not in self._late_dbs:
+                        self._late_dbs.append(key)
         return handle
+
+    @contextlib.contextmanager
+    def _txn_scope(self) -> Iterator[None]:
+        """Marks a transaction of this object open on the calling thread (see :meth:`db`)."""
+        self._txns.depth = getattr(self._txns, "depth", 0) + 1
+        try:
+            yield
+        finally:
+            self._txns.depth -= 1
 
     @contextlib.contextmanager
     def read_txn(self) -> Iterator[lmdb.Transaction]:
@@ -350,7 +374,7 @@ class LmdbStateMachine(StateMachine):
                 self._swap.wait()
             self._readers += 1
         try:
-            with self.env.begin(write=False) as txn:
+            with self._txn_scope(), self.env.begin(write=False) as txn:
                 yield txn
         finally:
             with self._swap:
@@ -399,7 +423,7 @@ class LmdbStateMachine(StateMachine):
             return remembered if remembered is not None else b""
         result: bytes
         try:
-            with env.begin(write=True) as txn:
+            with self._txn_scope(), env.begin(write=True) as txn:
                 get = lambda k: txn.get(k.encode(), db=raft_db)  # noqa: E731
                 remembered = self.ledger.lookup(get, entry.request_id)
                 if remembered is not None:
@@ -415,7 +439,7 @@ class LmdbStateMachine(StateMachine):
             else:
                 logger.exception("apply_command raised on entry %d; recording an error result", entry.index)
             result = self.error_result(entry, exc)
-            with env.begin(write=True) as txn:
+            with self._txn_scope(), env.begin(write=True) as txn:
                 get = lambda k: txn.get(k.encode(), db=raft_db)  # noqa: E731
                 self._write_meta(txn, raft_db, self.ledger.record_meta(get, entry.index, entry.request_id, result))
         self._applied = entry.index
@@ -523,8 +547,9 @@ class LmdbStateMachine(StateMachine):
     def _open_sub_dbs(self) -> None:
         env = self.env
         dbs: dict[bytes, object] = {}
+        names = dict.fromkeys([RAFT_DB, *(n.encode() for n in self.sub_dbs), *self._late_dbs])
         with env.begin(write=True) as txn:
-            for name in (RAFT_DB, *(n.encode() for n in self.sub_dbs)):
+            for name in names:
                 dbs[name] = env.open_db(name, txn=txn, create=True)
         self._dbs = dbs
 

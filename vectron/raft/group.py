@@ -9,8 +9,10 @@ on top of pysyncobj 0.3.17:
 * a durable journal (:class:`vectron.raft.journal.DurableJournal`): fsynced
   before any message leaves the node and before every tick;
 * one replicated entry point, :meth:`RaftGroup.propose`, with classified
-  outcomes (success / definite failure / indeterminate) and retries with the
-  same request id inside the caller's deadline;
+  outcomes (success / definite failure / indeterminate) and, inside the
+  caller's deadline, one submission per leader term (resubmitted with the same
+  request id only after a failure or a leader change, never merely because a
+  commit is slow);
 * a shared, linearizable read barrier (a no-op through the log, applied
   locally) and :meth:`RaftGroup.read` with three consistency levels;
 * one-file snapshots (``snapshot_file``) through pysyncobj's
@@ -28,6 +30,7 @@ from __future__ import annotations
 
 import logging
 import os
+import queue
 import struct
 import threading
 import time
@@ -69,6 +72,8 @@ _INDETERMINATE = {
     FAIL_REASON.UNKNOWN_OUTCOME: "unknown outcome",
 }
 _TIMEOUT = -1
+#: How often a waiting write looks for a new term (to submit it again there).
+_TERM_WATCH_PERIOD = 0.05
 
 #: The wrapper reaches into pysyncobj's private state (journal, serializer): pinned.
 _SUPPORTED_PYSYNCOBJ = "0.3.17"
@@ -402,6 +407,10 @@ class RaftGroup(Generic[S]):
         self._serializer = _SnapshotSerializer(self, self._snapshot_path, conf.logCompactionBatchSize)
         self._node._SyncObj__serializer = self._serializer  # before the first tick (version pinned)
         self._barriers = _BarrierBatcher(self._issue_barrier, config.barrier_stale_after)
+        self._solo = not others
+        self._woken_for = 0
+        if self._solo:
+            self._node.addOnTickCallback(self._commit_solo_entries_now)
         self._thread = threading.Thread(target=self._run, name=f"raft-{config.self_address}", daemon=True)
         self._thread.start()
 
@@ -420,17 +429,23 @@ class RaftGroup(Generic[S]):
         discarded...), :class:`NotLeader` with the leader's address (only when
         ``forward`` is False and this node does not lead), or
         :class:`Indeterminate` (the write may or may not have been applied) when
-        the deadline passes. Failures are retried with the same request id until
-        ``timeout``; without a ``request_id`` a fresh one is generated so these
-        retries stay safe. On a follower the command is forwarded to the leader
+        the deadline passes. On a follower the command is forwarded to the leader
         and the call returns once the entry is applied locally.
+
+        The entry is submitted once per leader term and its answer waited for
+        until ``timeout`` (a slow commit is no reason to submit again). It is
+        submitted again, with the same request id (without a ``request_id`` a
+        fresh one is generated so this stays safe), only after a definite
+        failure (nothing was applied: e.g. no leader yet; after a backoff), an
+        answer that leaves the outcome open (the leader changed, unknown
+        outcome; after a backoff), or when this node sees a new term with a
+        known leader while it waits (see :meth:`_submit`).
         """
         if not isinstance(body, (bytes, bytearray, memoryview)):
             raise InvalidArgument("command body must be bytes", field="body")
         rid = request_id or uuid.uuid4().hex
         envelope = raft_pb2.RaftCommand(request_id=rid, body=bytes(body)).SerializeToString()
         deadline = time.monotonic() + timeout
-        attempt_cap = max(1.0, timeout / 3)
         backoff = 0.02
         indeterminate: str | None = None
         last_error: Unavailable | None = None
@@ -446,7 +461,7 @@ class RaftGroup(Generic[S]):
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 break
-            err, res = self._submit(envelope, min(remaining, attempt_cap))
+            err, res = self._submit(envelope, remaining)
             if err == FAIL_REASON.SUCCESS:
                 if res is None:  # the state machine raised: the node stopped itself
                     raise Indeterminate(f"write {rid}: the state machine failed on it ({self._fatal})")
@@ -469,18 +484,51 @@ class RaftGroup(Generic[S]):
         raise last_error or Unavailable("write timed out before it could be submitted")
 
     def _submit(self, envelope: bytes, timeout: float) -> tuple[int, Any]:
-        done = threading.Event()
-        box: list[tuple[Any, int]] = []
+        """One attempt: submit ``envelope`` and wait up to ``timeout`` for its
+        outcome, ``(FAIL_REASON or _TIMEOUT, result)``.
 
-        def callback(res: Any, err: int) -> None:
-            box.append((res, err))
-            done.set()
+        A slow commit is waited for, never resubmitted. But if this node sees a
+        new term with a known leader while no answer has come, the entry is
+        submitted once more in that term (the leader that took it may be gone,
+        and pysyncobj may answer the old submission only once the log grows
+        past its index again); the first success of any submission wins. If
+        every submission failed, an answer that leaves the outcome open is
+        reported over a definite failure.
+        """
+        answers: queue.SimpleQueue[tuple[int, Any]] = queue.SimpleQueue()
+        node = self._node
+        deadline = time.monotonic() + timeout
+        outstanding = 0
+        failed: tuple[int, Any] | None = None
 
-        self._node._rsm_apply(envelope, callback=callback)
-        if not done.wait(timeout):
-            return _TIMEOUT, None
-        res, err = box[0]
-        return err, res
+        def submit() -> int:
+            nonlocal outstanding
+            term = node.raftCurrentTerm
+            outstanding += 1
+            node._rsm_apply(envelope, callback=lambda res, err: answers.put((err, res)))
+            return term
+
+        term = submit()
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return _TIMEOUT, None
+            try:
+                err, res = answers.get(timeout=min(_TERM_WATCH_PERIOD, remaining))
+            except queue.Empty:
+                if self._stopped or self._fatal:  # no answer will come
+                    return _TIMEOUT, None
+                if node.raftCurrentTerm != term and node._getLeader() is not None:
+                    logger.debug("term %d -> %d while a write waited: submitted again", term, node.raftCurrentTerm)
+                    term = submit()
+                continue
+            outstanding -= 1
+            if err == FAIL_REASON.SUCCESS:
+                return err, res
+            if failed is None or (failed[0] in _DEFINITE and err not in _DEFINITE):
+                failed = (err, res)
+            if outstanding == 0:
+                return failed
 
     # -- reads ----------------------------------------------------------------------
     def barrier(self, timeout: float = 5.0) -> int:
@@ -625,6 +673,23 @@ class RaftGroup(Generic[S]):
                 logger.exception("raft node %s did not shut down cleanly", self._address)
 
     # -- called on the tick thread -------------------------------------------------------
+    def _commit_solo_entries_now(self) -> None:
+        """A group without peers commits an entry on the tick after the one that
+        appended it (pysyncobj counts the quorum at the start of a tick, appends
+        new commands at its end, then waits ``tick_period`` for socket events).
+        Runs at the end of every tick, after the appends: if this lone leader
+        holds entries not yet committed, wake the poll at once so the next tick
+        (journal sync, then commit and apply) runs without waiting. Woken at most
+        once per new entry. A leader with peers needs nothing of the kind: it
+        sends AppendEntries as soon as it appends, and the answers wake the poll."""
+        node = self._node
+        last = self._journal[-1][1]
+        if last > self._woken_for and last > node.raftCommitIndex and node._isLeader():
+            self._woken_for = last
+            notifier = getattr(node, "_SyncObj__pipeNotifier", None)  # pysyncobj's own (version pinned)
+            if notifier is not None:
+                notifier.notify()
+
     def _on_apply(self, index: int, command: bytes) -> bytes | None:
         if self._fatal:
             return None
