@@ -109,6 +109,7 @@ def run(cfg: RunConfig) -> RunReport:
     network: Network | None = None
     report = RunReport(cfg.seed, run_dir, "loopback (process faults only)")
     nodes: Nodes | None = None
+    nemesis: Nemesis | None = None
     old = {s: signal.signal(s, _raise_interrupt) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
         if not cfg.no_netns:
@@ -152,7 +153,6 @@ def run(cfg: RunConfig) -> RunReport:
         finally:
             nemesis.heal_all()
             workers.join()
-        report.faults.update({k: v for k, v in nemesis.counts.items() if k not in ("restart", "resume", "heal-network")})
         history.note("healed")
         left = nodes.wait_ready(timeout=180)
         if left:
@@ -166,6 +166,10 @@ def run(cfg: RunConfig) -> RunReport:
         log.exception("run failed")
         report.error = f"{type(exc).__name__}: {exc}"
     finally:
+        for s in old:  # a second Ctrl-C must not cut the cleanup short
+            signal.signal(s, signal.SIG_IGN)
+        if nemesis is not None:
+            report.faults = Counter({k: v for k, v in nemesis.counts.items() if k not in ("restart", "resume", "heal-network")})
         try:
             if nodes is not None:
                 nodes.stop_all()
