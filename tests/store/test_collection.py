@@ -191,3 +191,10 @@ def test_apply_batch_is_atomic_with_metadata(docs: Collection) -> None:
     with pytest.raises(errors.DimensionMismatch):
         docs.apply_batch([Delete(ids=[2]), Upsert([501], np.ones((1, 3)))], meta={"raft.applied_index": b"x"})
     assert docs.get_meta("raft.applied_index") == b"\x00\x07" and docs.get([2]) and docs.version == version + 1
+
+
+def test_payload_integers_beyond_64_bits_round_trip(store: Store) -> None:
+    col = store.create_collection("big_ints", dimension=2, distance="euclid")
+    col.upsert([1], [[0, 0]], [{"huge": 2**70, "neg": -(2**65)}])
+    assert col.get([1])[0].payload == {"huge": 2**70, "neg": -(2**65)}
+    assert col.search([0, 0], k=1)[0].payload["huge"] == 2**70

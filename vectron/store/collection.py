@@ -37,6 +37,7 @@ from typing import Any, BinaryIO
 
 import lmdb
 import numpy as np
+import orjson
 
 from vectron.errors import (
     DimensionMismatch,
@@ -87,6 +88,14 @@ def _dump_payload(payload: Any, field_name: str = "payloads") -> bytes:
     if len(data) > MAX_PAYLOAD_BYTES:
         raise PayloadTooLarge(f"payload is {len(data)} bytes; at most {MAX_PAYLOAD_BYTES}", field=field_name)
     return data
+
+
+def _load_payload(data: bytes) -> dict[str, Any]:
+    """Decode a stored payload (orjson: the hot path of every hit; json for integers beyond 64 bits)."""
+    try:
+        return orjson.loads(data)
+    except orjson.JSONDecodeError:
+        return json.loads(data)
 
 
 def _check_int(value: Any, name: str, lo: int, hi: int) -> int:
@@ -196,7 +205,7 @@ class Collection:
         index = FieldIndex(key, index_type)
         with self._env.begin() as txn:
             for label_key, data in txn.cursor(db=self._db["payloads"]):
-                index.update(decode_label(label_key), json.loads(data))
+                index.update(decode_label(label_key), _load_payload(data))
         return index
 
     def flush(self) -> None:
@@ -262,7 +271,7 @@ class Collection:
         if not np.isfinite(arr).all():
             bad = int(np.argwhere(~np.isfinite(arr))[0][0])
             raise InvalidArgument(f"vector {bad} has NaN or infinite components", field=field_name)
-        if self.config.distance == "cosine" and (np.linalg.norm(arr, axis=1) == 0).any():
+        if self.config.distance == "cosine" and not np.einsum("ij,ij->i", arr, arr).all():
             raise InvalidArgument("a zero vector has no cosine similarity", field=field_name)
         return np.ascontiguousarray(arr)
 
@@ -340,7 +349,7 @@ class Collection:
                 txn.put(encode_label(label), vector.tobytes(), db=self._db["vectors"])
                 txn.put(encode_label(label), payload, db=self._db["payloads"])
                 effects.vectors[label] = vector
-                effects.payloads[label] = json.loads(payload) if self._field_indexes else {}
+                effects.payloads[label] = _load_payload(payload) if self._field_indexes else {}
             return len(op.ids)
         if isinstance(op, Delete):
             if op.ids is not None:
@@ -369,7 +378,7 @@ class Collection:
             if isinstance(op, OverwritePayload):
                 payload = dict(op.payload)
             else:
-                payload = json.loads(txn.get(found, db=self._db["payloads"]))
+                payload = _load_payload(txn.get(found, db=self._db["payloads"]))
                 if isinstance(op, SetPayload):
                     payload.update(op.payload)
                 else:
@@ -395,7 +404,7 @@ class Collection:
     def _keys_matching(self, txn: lmdb.Transaction, cond: Filter | None) -> list[bytes]:
         keys = []
         for key, label_key in txn.cursor(db=self._db["ids"]):
-            if cond is None or cond.matches(decode_id(key), json.loads(txn.get(label_key, db=self._db["payloads"]))):
+            if cond is None or cond.matches(decode_id(key), _load_payload(txn.get(label_key, db=self._db["payloads"]))):
                 keys.append(bytes(key))
         return keys
 
@@ -485,7 +494,7 @@ class Collection:
     def _record(
         self, txn: lmdb.Transaction, pid: PointId, label_key: bytes, with_payload: bool, with_vector: bool
     ) -> Record:
-        payload = json.loads(txn.get(label_key, db=self._db["payloads"])) if with_payload else None
+        payload = _load_payload(txn.get(label_key, db=self._db["payloads"])) if with_payload else None
         vector = np.frombuffer(txn.get(label_key, db=self._db["vectors"]), np.float32) if with_vector else None
         return Record(pid, payload, vector)
 
@@ -521,7 +530,7 @@ class Collection:
                 return [], None
             for key, label_key in cursor:
                 pid = decode_id(key)
-                if cond is not None and not cond.matches(pid, json.loads(txn.get(label_key, db=self._db["payloads"]))):
+                if cond is not None and not cond.matches(pid, _load_payload(txn.get(label_key, db=self._db["payloads"]))):
                     continue
                 if len(records) == limit:
                     return records, pid
@@ -640,7 +649,7 @@ class Collection:
         for label in labels:
             label_key = encode_label(label)
             key = txn.get(label_key, db=self._db["labels"])
-            if key is not None and cond.matches(decode_id(key), json.loads(txn.get(label_key, db=self._db["payloads"]))):
+            if key is not None and cond.matches(decode_id(key), _load_payload(txn.get(label_key, db=self._db["payloads"]))):
                 out.add(label)
         return out
 
@@ -705,7 +714,7 @@ class Collection:
             pid = decode_id(key)
             payload = None
             if with_payload or cond is not None:
-                payload = json.loads(txn.get(label_key, db=self._db["payloads"]))
+                payload = _load_payload(txn.get(label_key, db=self._db["payloads"]))
                 if cond is not None and not cond.matches(pid, payload):
                     continue
             vector = np.frombuffer(txn.get(label_key, db=self._db["vectors"]), np.float32) if with_vector else None
