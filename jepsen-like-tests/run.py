@@ -20,7 +20,7 @@ sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 from jepsen_like.nemesis import FAMILIES  # noqa: E402
 from jepsen_like.runner import RunConfig, run  # noqa: E402
 
-WORKLOADS = ("register", "set")
+WORKLOADS = ("register", "set", "collections")
 
 
 def _list(value: str, allowed: tuple[str, ...], what: str) -> list[str]:
@@ -37,7 +37,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--nodes", type=int, default=3, choices=range(3, 8), metavar="N")
     ap.add_argument("--time", type=float, default=60.0, help="seconds of faults and load")
-    ap.add_argument("--workload", default="register,set", help=f"comma list of {', '.join(WORKLOADS)} (register includes auth races)")
+    ap.add_argument("--workload", default="register,set", help=f"comma list of {', '.join(WORKLOADS)}, or all (register includes the auth races)")
     ap.add_argument("--nemesis", default="kill,pause,partition", help=f"comma list of {', '.join(FAMILIES)}, or all")
     ap.add_argument("--seed", type=int, default=None, help="default: random (printed)")
     ap.add_argument("--clients", type=int, default=4, help="client threads per workload")

@@ -47,7 +47,8 @@ def check_linearizable_registers(ops: Iterable[Op], *, max_states: int = 2_000_0
     return CheckResult("register linearizability", not bad, summary, _limit([r.describe() for r in bad]))
 
 
-def check_set(adds: Iterable[Op], final_reads: Mapping[str, Mapping[Any, Any] | None]) -> CheckResult:
+def check_set(adds: Iterable[Op], final_reads: Mapping[str, Mapping[Any, Any] | None], *, f: str = "add",
+              name: str = "set") -> CheckResult:
     """``adds``: operations ``f="add"`` with ``key`` the id and ``value`` the payload.
     ``final_reads``: reader name (a gateway, a replica) -> {id: payload} it returned
     after healing (None: that reader could not answer, which is itself a failure).
@@ -58,7 +59,7 @@ def check_set(adds: Iterable[Op], final_reads: Mapping[str, Mapping[Any, Any] | 
     problems: list[str] = []
     by_id: dict[Any, list[Op]] = defaultdict(list)
     for o in adds:
-        if o.f == "add":
+        if o.f == f:
             by_id[o.key].append(o)
     acked = {k: os_ for k, os_ in by_id.items() if any(o.outcome == "ok" for o in os_)}
     failed = {k for k, os_ in by_id.items() if all(o.outcome == "fail" for o in os_)}
@@ -85,7 +86,7 @@ def check_set(adds: Iterable[Op], final_reads: Mapping[str, Mapping[Any, Any] | 
                     problems.append(f"{reader}: id {k!r} has payload {seen[k]!r}, written {[o.value for o in by_id[k]]!r}")
     summary = (f"{len(acked)} acknowledged, {len(failed)} definitely failed, {len(info)} indeterminate "
                f"(present in {present_info} final reads), {len(final_reads)} final reads, {len(problems)} problems")
-    return CheckResult("set", not problems, summary, _limit(problems))
+    return CheckResult(name, not problems, summary, _limit(problems))
 
 
 def check_auth_uniqueness(registers: Iterable[Op], final_logins: Mapping[str, Mapping[str, bool | None]]) -> CheckResult:

@@ -144,6 +144,8 @@ def run(cfg: RunConfig) -> RunReport:
             workers.start_auth()
         if "set" in cfg.workloads:
             workers.start_set(cfg.clients)
+        if "collections" in cfg.workloads:
+            workers.start_collections(replicas)
         nemesis = Nemesis(nodes, network, history, rng, cfg.nemeses, netem=has_netem)
         until = time.monotonic() + cfg.time
         nemesis.start(until)
@@ -269,6 +271,15 @@ def _final_checks(cfg: RunConfig, nodes: Nodes, urls: list[str], key: str, histo
                 for i, hits in zip(chunk, res or [[] for _ in chunk]):
                     top[i] = hits[0]["id"] if hits else None
             results.append(check_search_visibility(acked, top))
+        if "collections" in cfg.workloads:
+            creates = [o for o in ops if o.f == "create"]
+            listed: dict[str, dict[Any, Any] | None] = {}
+            for url in urls:
+                o = _retrying(http, "GET", f"{url}/v1/collections", None, key)
+                cols = (o.body or {}).get("collections") if o is not None and o.kind == "ok" else None
+                listed[url] = None if cols is None else {
+                    c["name"]: {"dimension": c["dimension"]} for c in cols if c["name"] not in (REGISTER_COLLECTION, SET_COLLECTION)}
+            results.append(check_set(creates, listed, f="create", name="collections (placement group)"))
     results.append(_convergence(nodes))
     if "set" in cfg.workloads:
         # after convergence, every replica answers alike: read through any replica too

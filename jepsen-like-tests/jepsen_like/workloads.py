@@ -196,6 +196,23 @@ class Workers:
             o = call(http, "POST", f"{url}/v1/users/register", json={"email": email, "password": pw})
             self.history.complete(op, o.kind, error=o.error or None, code=o.code)
 
+    # -- collections: the placement group as a set of unique names ------------------
+    def start_collections(self, replicas: int, every: float = 4.0) -> None:
+        self._spawn("collections", lambda p, rng: self._collections_loop(p, rng, replicas, every))
+
+    def _collections_loop(self, p: int, rng: random.Random, replicas: int, every: float) -> None:
+        n = 0
+        with self._http() as http:
+            while not self.stop.is_set():
+                n += 1
+                name = f"c{n}"
+                url = self._url(rng)
+                op = self.history.invoke(p, "create", name, {"dimension": 2}, node=url)
+                o = call(http, "PUT", f"{url}/v1/collections/{name}", token=self.config.api_key,
+                         json={"dimension": 2, "shards": 1, "replication_factor": replicas})
+                self.history.complete(op, o.kind, error=o.error or None, code=o.code)
+                self.stop.wait(every)
+
     def join(self, timeout: float = 60.0) -> None:
         self.stop.set()
         for t in self.threads:

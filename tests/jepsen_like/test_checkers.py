@@ -92,3 +92,11 @@ def test_linearizable_registers_wrapper() -> None:
     res = check_linearizable_registers(ops)
     assert not res.valid and "NOT linearizable" in res.problems[0]
     assert check_linearizable_registers(ops[:1]).valid
+
+
+def test_set_checker_on_collection_creates() -> None:
+    creates = [Op(0, 0, "create", "c1", {"dimension": 2}, "ok", 0, 1), Op(1, 0, "create", "c2", {"dimension": 2}, "fail", 2, 3)]
+    res = check_set(creates, {"n1": {"c1": {"dimension": 2}}}, f="create", name="collections")
+    assert res.valid and res.name == "collections"
+    res = check_set(creates, {"n1": {"c2": {"dimension": 2}}}, f="create", name="collections")
+    assert not res.valid and len(res.problems) == 2
