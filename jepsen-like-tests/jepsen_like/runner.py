@@ -54,6 +54,7 @@ class RunConfig:
     keep_data: bool = False
     no_netns: bool = False
     read_consistency: str = "linearizable"
+    hold: tuple[float, float] = (2.0, 6.0)  # seconds a fault lasts
 
 
 @dataclass
@@ -146,7 +147,7 @@ def run(cfg: RunConfig) -> RunReport:
             workers.start_set(cfg.clients)
         if "collections" in cfg.workloads:
             workers.start_collections(replicas)
-        nemesis = Nemesis(nodes, network, history, rng, cfg.nemeses, netem=has_netem)
+        nemesis = Nemesis(nodes, network, history, rng, cfg.nemeses, netem=has_netem, hold=cfg.hold)
         until = time.monotonic() + cfg.time
         nemesis.start(until)
         try:
