@@ -28,10 +28,11 @@ import logging
 import math
 import os
 import pathlib
+import random
 import shutil
 import struct
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 
@@ -71,8 +72,9 @@ MAX_EF = 100_000
 MAX_SCROLL_LIMIT = 10_000
 # A filtered search scores its candidates exactly when there are at most this many
 # (or this fraction of the collection); beyond that it walks the graph with the filter.
-BRUTE_FORCE_MIN = 4_096
-BRUTE_FORCE_FRACTION = 0.05
+BRUTE_FORCE_MIN = 8_192
+BRUTE_FORCE_FRACTION = 0.1
+PLANNER_SAMPLE = 256  # payloads read to estimate how many points pass conditions no index answers
 _U64 = struct.Struct(">Q")
 _CURRENT = "CURRENT"  # names the LMDB folder in use: lmdb-<generation>
 _DBS = ("meta", "ids", "labels", "vectors", "payloads", "free", "user")
@@ -181,25 +183,35 @@ class Collection:
         cfg = self.config
         index = VectorIndex.load(self.folder, cfg.dimension, cfg.distance, cfg.hnsw, self._version)
         self._saved_version = self._version if index is not None else -1
-        self._index = index if index is not None else self._rebuild_index(next_label)
+        if index is None:
+            index = self._rebuild_index(next_label)
+        else:
+            for labels, vectors in self._stored_vectors():
+                index.remember(labels, vectors)
+        self._index = index
         self._field_indexes = {key: self._build_field_index(key, kind) for key, kind in cfg.payload_indexes.items()}
 
     def _rebuild_index(self, capacity: int) -> VectorIndex:
         cfg = self.config
         index = VectorIndex(cfg.dimension, cfg.distance, cfg.hnsw, capacity=capacity)
+        for labels, vectors in self._stored_vectors():
+            index.add(labels, vectors)
+        log.info("rebuilt the index of %s from LMDB (%d points)", cfg.name, len(index))
+        return index
+
+    def _stored_vectors(self, chunk: int = 10_000) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """Every stored (labels, vectors), ``chunk`` at a time."""
         with self._env.begin() as txn:
             labels: list[int] = []
             chunks: list[bytes] = []
             for key, value in txn.cursor(db=self._db["vectors"]):
                 labels.append(decode_label(key))
                 chunks.append(value)
-                if len(labels) == 10_000:
-                    index.add(np.array(labels), np.frombuffer(b"".join(chunks), np.float32).reshape(len(labels), -1))
+                if len(labels) == chunk:
+                    yield np.array(labels), np.frombuffer(b"".join(chunks), np.float32).reshape(len(labels), -1)
                     labels, chunks = [], []
             if labels:
-                index.add(np.array(labels), np.frombuffer(b"".join(chunks), np.float32).reshape(len(labels), -1))
-        log.info("rebuilt the index of %s from LMDB (%d points)", cfg.name, len(index))
-        return index
+                yield np.array(labels), np.frombuffer(b"".join(chunks), np.float32).reshape(len(labels), -1)
 
     def _build_field_index(self, key: str, index_type: str) -> FieldIndex:
         index = FieldIndex(key, index_type)
@@ -627,24 +639,25 @@ class Collection:
             live = len(self._live)
             found = cond.candidates(_PlannerView(self))
             limit = max(BRUTE_FORCE_MIN, int(BRUTE_FORCE_FRACTION * live))
-            if found is not None and len(found.labels) <= limit:
-                labels = found.labels if found.exact else self._labels_matching(txn, found.labels, cond)
-                return self._exact_search(queries, sorted(labels), k)
-            if found is None and live <= limit:
-                return self._exact_search(queries, sorted(self._labels_matching(txn, self._live, cond)), k)
+            pool = found.labels if found is not None else set(self._live)
+        if found is not None and found.exact:
+            matching = len(pool)
+        else:  # estimate from a sample how many of the pool pass the conditions the indexes could not answer
+            sample = random.Random(len(pool)).sample(list(pool), min(len(pool), PLANNER_SAMPLE))
+            matching = len(pool) * len(self._labels_matching(txn, sample, cond)) // max(len(sample), 1)
+        if matching <= limit:
+            exact = pool if found is not None and found.exact else self._labels_matching(txn, pool, cond)
+            return self._exact_search(queries, sorted(exact), k)
         allowed = self._allowed_predicate(txn, found, cond)
-        selectivity = len(found.labels) / max(live, 1) if found is not None else 0.5
-        boosted = min(MAX_EF, max(ef, int(ef / max(selectivity, 0.01) ** 0.5)))
+        boosted = min(MAX_EF, max(ef, int(ef / max(matching / max(live, 1), 0.01) ** 0.5)))
         with self._searching(boosted):
             try:
                 return self._graph_search(queries, k, allowed)
             except RuntimeError:  # fewer than k reachable through the filter: score them exactly
-                labels = found.labels if found is not None and found.exact else None
-                if labels is None:
-                    labels = self._labels_matching(txn, found.labels if found else self._live, cond)
-                return self._exact_search(queries, sorted(labels), k)
+                exact = pool if found is not None and found.exact else self._labels_matching(txn, pool, cond)
+                return self._exact_search(queries, sorted(exact), k)
 
-    def _labels_matching(self, txn: lmdb.Transaction, labels: set[int], cond: Filter) -> set[int]:
+    def _labels_matching(self, txn: lmdb.Transaction, labels: Iterable[int], cond: Filter) -> set[int]:
         out = set()
         for label in labels:
             label_key = encode_label(label)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import bisect
 from typing import Any
 
-from vectron.store.filters import field_values, in_range, scalar_key
+from vectron.store.filters import field_values, scalar_key
 
 INDEX_TYPES = ("keyword", "integer", "float", "bool")
 _KIND_OF_TYPE = {"keyword": "s", "integer": "n", "float": "n", "bool": "b"}
@@ -56,10 +56,7 @@ class FieldIndex:
         keys = [scalar_key(v) for v in values]
         if any(k is None or k[0] != self._kind for k in keys):
             return None
-        found: set[int] = set()
-        for k in keys:
-            found |= self._postings.get(k, set())  # type: ignore[arg-type]
-        return found
+        return set().union(*(self._postings.get(k, ()) for k in keys))  # type: ignore[arg-type]
 
     def lookup_range(self, bounds: dict[str, float]) -> set[int] | None:
         if self._kind != "n":
@@ -77,8 +74,4 @@ class FieldIndex:
             hi = bisect.bisect_right(numbers, bounds["lte"])
         if "lt" in bounds:
             hi = min(hi, bisect.bisect_left(numbers, bounds["lt"]))
-        found: set[int] = set()
-        for number in numbers[lo:hi]:
-            if in_range(number, bounds):
-                found |= self._postings[("n", number)]
-        return found
+        return set().union(*(self._postings[("n", number)] for number in numbers[lo:hi]))
