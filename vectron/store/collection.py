@@ -606,7 +606,7 @@ class Collection:
                     hits = self._graph_search(queries, min(k, len(self._live)), None)
             else:
                 hits = self._filtered_search(txn, queries, k, max(ef, k), cond)
-            return [self._resolve(txn, row, cond, score_threshold, with_payload, with_vector, k) for row in hits]
+            return self._resolve(txn, hits, cond, score_threshold, with_payload, with_vector, k)
 
     @contextlib.contextmanager
     def _searching(self, ef: int) -> Iterator[None]:
@@ -707,32 +707,45 @@ class Collection:
     def _resolve(
         self,
         txn: lmdb.Transaction,
-        row: list[tuple[int, float]],
+        rows: list[list[tuple[int, float]]],
         cond: Filter | None,
         score_threshold: float | None,
         with_payload: bool,
         with_vector: bool,
         k: int,
-    ) -> list[ScoredPoint]:
-        """Turn (label, score) into hits; drop labels deleted meanwhile, enforce the filter and threshold."""
-        higher_is_better = self.config.distance != "euclid"
-        hits = []
-        for label, score in row:
-            if score_threshold is not None and (score < score_threshold if higher_is_better else score > score_threshold):
-                continue
-            label_key = encode_label(label)
-            key = txn.get(label_key, db=self._db["labels"])
-            if key is None:
-                continue
-            pid = decode_id(key)
-            payload = None
-            if with_payload or cond is not None:
-                payload = _load_payload(txn.get(label_key, db=self._db["payloads"]))
-                if cond is not None and not cond.matches(pid, payload):
+    ) -> list[list[ScoredPoint]]:
+        """Turn rows of (label, score) into hits; drop labels deleted meanwhile, enforce filter and threshold.
+
+        Each label is read (one ``getmulti`` per sub-db) and decoded once for the whole batch.
+        """
+        if score_threshold is not None:
+            higher_is_better = self.config.distance != "euclid"
+            rows = [
+                [(label, score) for label, score in row if (score >= score_threshold if higher_is_better else score <= score_threshold)]
+                for row in rows
+            ]
+        keys = [encode_label(label) for label in sorted({label for row in rows for label, _ in row})]
+
+        def read(db: str) -> dict[int, bytes]:
+            with txn.cursor(db=self._db[db]) as cursor:
+                return {decode_label(label_key): value for label_key, value in cursor.getmulti(keys)}
+
+        ids = {label: decode_id(key) for label, key in read("labels").items()}
+        payloads = {label: _load_payload(v) for label, v in read("payloads").items()} if with_payload or cond else {}
+        vectors = read("vectors") if with_vector else {}
+        out = []
+        for row in rows:
+            hits = []
+            for label, score in row:
+                pid = ids.get(label)
+                if pid is None or (cond is not None and not cond.matches(pid, payloads[label])):
                     continue
-            vector = np.frombuffer(txn.get(label_key, db=self._db["vectors"]), np.float32) if with_vector else None
-            hits.append(ScoredPoint(pid, float(score), payload if with_payload else None, vector))
-        return hits[:k]
+                vector = np.frombuffer(vectors[label], np.float32) if with_vector else None
+                hits.append(ScoredPoint(pid, score, payloads[label] if with_payload else None, vector))
+                if len(hits) == k:
+                    break
+            out.append(hits)
+        return out
 
     # ---------------------------------------------------------------- snapshots
 
