@@ -67,6 +67,15 @@ class FieldIndexLike(Protocol):
 
 def field_values(payload: dict[str, Any], key: str) -> Iterator[Any]:
     """Every value reached by the dotted ``key`` in ``payload`` (lists flattened)."""
+    for value in _raw_values(payload, key):
+        if isinstance(value, list):
+            yield from value
+        else:
+            yield value
+
+
+def _raw_values(payload: dict[str, Any], key: str) -> list[Any]:
+    """The values at ``key``; lists met on the way are walked, a list at the end is kept whole."""
     level: list[Any] = [payload]
     for part in key.split("."):
         nxt: list[Any] = []
@@ -77,25 +86,7 @@ def field_values(payload: dict[str, Any], key: str) -> Iterator[Any]:
                 nxt.append(node[part])
         level = nxt
         if not level:
-            return
-    for value in level:
-        if isinstance(value, list):
-            yield from value
-        else:
-            yield value
-
-
-def _raw_values(payload: dict[str, Any], key: str) -> list[Any]:
-    """The values at ``key`` without flattening the last level (for is_empty / is_null)."""
-    level: list[Any] = [payload]
-    for part in key.split("."):
-        nxt: list[Any] = []
-        for node in level:
-            if isinstance(node, list):
-                nxt.extend(item[part] for item in node if isinstance(item, dict) and part in item)
-            elif isinstance(node, dict) and part in node:
-                nxt.append(node[part])
-        level = nxt
+            break
     return level
 
 

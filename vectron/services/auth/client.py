@@ -10,67 +10,29 @@ unavailable; errors come back as the same vectron.errors the server raised.
 
 from __future__ import annotations
 
-import threading
-import time
-from collections.abc import Callable, Sequence
-from typing import Any, TypeVar
+from collections.abc import Sequence
+from typing import Any
 
-import grpc
-
-from vectron.errors import Unavailable
 from vectron.services.auth.model import ApiKeyInfo, CreatedKey, KeyValidation, LoginResult, User
-from vectron.services.grpc_errors import error_from_rpc_error
+from vectron.services.failover import FailoverStubs
 from vectron.v1 import auth_pb2, auth_pb2_grpc
 
 __all__ = ["AuthClient"]
 
-T = TypeVar("T")
-_FAILOVER = {grpc.StatusCode.UNAVAILABLE}
-
 
 class AuthClient:
     def __init__(self, addresses: Sequence[str], *, timeout: float = 10.0) -> None:
-        if not addresses:
-            raise ValueError("give at least one auth node address")
-        self._channels = [grpc.insecure_channel(a) for a in addresses]
-        self._stubs = [auth_pb2_grpc.AuthServiceStub(c) for c in self._channels]
-        self._timeout = timeout
-        self._next = 0
-        self._lock = threading.Lock()
+        self._nodes = FailoverStubs(addresses, auth_pb2_grpc.AuthServiceStub, timeout=timeout, what="auth")
+        self._call = self._nodes.call
 
     def close(self) -> None:
-        for channel in self._channels:
-            channel.close()
+        self._nodes.close()
 
     def __enter__(self) -> AuthClient:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-    def _call(self, fn: Callable[[auth_pb2_grpc.AuthServiceStub, float], T]) -> T:
-        deadline = time.monotonic() + self._timeout
-        with self._lock:
-            start = self._next
-        last: grpc.RpcError | None = None
-        for attempt in range(3 * len(self._stubs)):
-            i = (start + attempt) % len(self._stubs)
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                break
-            try:
-                out = fn(self._stubs[i], remaining)
-                with self._lock:
-                    self._next = i
-                return out
-            except grpc.RpcError as exc:
-                if exc.code() not in _FAILOVER:
-                    raise error_from_rpc_error(exc) from None
-                last = exc
-                time.sleep(min(0.05 * (attempt + 1), 0.5))
-        if last is not None:
-            raise error_from_rpc_error(last) from None
-        raise Unavailable("no auth node answered in time")
 
     @staticmethod
     def _md(token: str) -> list[tuple[str, str]]:

@@ -15,17 +15,15 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol
 
 import grpc
 
-from vectron.errors import Unavailable
-from vectron.services.grpc_errors import error_from_rpc_error
+from vectron.services.failover import FailoverStubs
 from vectron.v1 import placement_pb2, placement_pb2_grpc, worker_pb2_grpc
 
 __all__ = ["PlacementBackend", "PlacementClient", "WorkerPool", "LocalStub", "GRPC_OPTIONS"]
 
-T = TypeVar("T")
 
 #: channel options shared by the gateway's clients: large messages (batches of vectors)
 GRPC_OPTIONS = [
@@ -51,41 +49,13 @@ class PlacementClient:
     """A failover client of the gRPC PlacementService (any node answers any call)."""
 
     def __init__(self, addresses: Sequence[str], *, timeout: float = 10.0) -> None:
-        if not addresses:
-            raise ValueError("give at least one placement node address")
-        self._channels = [grpc.insecure_channel(a, options=GRPC_OPTIONS) for a in addresses]
-        self._stubs = [placement_pb2_grpc.PlacementServiceStub(c) for c in self._channels]
-        self._timeout = timeout
-        self._next = 0
-        self._lock = threading.Lock()
+        self._nodes = FailoverStubs(
+            addresses, placement_pb2_grpc.PlacementServiceStub, timeout=timeout, what="placement", options=GRPC_OPTIONS
+        )
+        self._call = self._nodes.call
 
     def close(self) -> None:
-        for channel in self._channels:
-            channel.close()
-
-    def _call(self, fn: Callable[[placement_pb2_grpc.PlacementServiceStub, float], T]) -> T:
-        deadline = time.monotonic() + self._timeout
-        with self._lock:
-            start = self._next
-        last: grpc.RpcError | None = None
-        for attempt in range(3 * len(self._stubs)):
-            i = (start + attempt) % len(self._stubs)
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                break
-            try:
-                out = fn(self._stubs[i], remaining)
-                with self._lock:
-                    self._next = i
-                return out
-            except grpc.RpcError as exc:
-                if exc.code() != grpc.StatusCode.UNAVAILABLE:
-                    raise error_from_rpc_error(exc) from None
-                last = exc
-                time.sleep(min(0.05 * (attempt + 1), 0.5))
-        if last is not None:
-            raise error_from_rpc_error(last) from None
-        raise Unavailable("no placement node answered in time")
+        self._nodes.close()
 
     @staticmethod
     def _ref(owner: str, name: str) -> placement_pb2.CollectionRef:

@@ -1,0 +1,72 @@
+"""Calls to a replicated gRPC service that move to the next node when one is unavailable."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Sequence
+from typing import Any, Generic, TypeVar
+
+import grpc
+
+from vectron.errors import Unavailable
+from vectron.services.grpc_errors import error_from_rpc_error
+
+S = TypeVar("S")
+T = TypeVar("T")
+
+
+class FailoverStubs(Generic[S]):
+    """One stub per node address; ``call`` tries them in turn until one answers.
+
+    Only UNAVAILABLE moves on (with a short backoff); any other status is the
+    answer, turned back into the vectron.errors the server raised. The node
+    that answered last is tried first next time.
+    """
+
+    def __init__(
+        self,
+        addresses: Sequence[str],
+        make_stub: Callable[[grpc.Channel], S],
+        *,
+        timeout: float,
+        what: str,
+        options: Sequence[tuple[str, Any]] = (),
+    ) -> None:
+        if not addresses:
+            raise ValueError(f"give at least one {what} node address")
+        self._channels = [grpc.insecure_channel(a, options=list(options)) for a in addresses]
+        self._stubs = [make_stub(c) for c in self._channels]
+        self._timeout = timeout
+        self._what = what
+        self._next = 0
+        self._lock = threading.Lock()
+
+    def close(self) -> None:
+        for channel in self._channels:
+            channel.close()
+
+    def call(self, fn: Callable[[S, float], T]) -> T:
+        """``fn(stub, remaining_seconds)`` on the first node that answers within the timeout."""
+        deadline = time.monotonic() + self._timeout
+        with self._lock:
+            start = self._next
+        last: grpc.RpcError | None = None
+        for attempt in range(3 * len(self._stubs)):
+            i = (start + attempt) % len(self._stubs)
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                break
+            try:
+                out = fn(self._stubs[i], remaining)
+                with self._lock:
+                    self._next = i
+                return out
+            except grpc.RpcError as exc:
+                if exc.code() != grpc.StatusCode.UNAVAILABLE:
+                    raise error_from_rpc_error(exc) from None
+                last = exc
+                time.sleep(min(0.05 * (attempt + 1), 0.5))
+        if last is not None:
+            raise error_from_rpc_error(last) from None
+        raise Unavailable(f"no {self._what} node answered in time")
