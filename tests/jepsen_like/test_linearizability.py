@@ -165,3 +165,12 @@ def test_recorded_stale_read_under_consistency_any() -> None:
     res = check_registers(load_history(path))
     assert [x.valid for x in res] == [False]
     assert "#521" in res[0].describe()
+
+
+def test_many_unobserved_indeterminate_writes_stay_cheap() -> None:
+    ops = [w(i, i, 1000 + i, 0, 0, outcome="info") for i in range(60)]
+    ops += [w(100, 0, 1, 1, 2), r(101, 1, 1, 3, 4), r(102, 2, 1000 + 7, 5, 6), r(103, 2, 1000 + 7, 7, 8)]
+    res = check_register_history(ops, key="k", max_states=10_000)
+    assert res.valid is True
+    ops.append(r(104, 2, 1, 9, 10))  # back to 1 after 1007 was seen: impossible
+    assert check_register_history(ops, key="k", max_states=10_000).valid is False
