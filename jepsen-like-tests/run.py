@@ -17,7 +17,7 @@ import sys
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 
-from jepsen_like.nemesis import FAMILIES  # noqa: E402
+from jepsen_like.nemesis import FAMILIES, TARGETED  # noqa: E402
 from jepsen_like.runner import RunConfig, run  # noqa: E402
 
 WORKLOADS = ("register", "set", "collections")
@@ -38,7 +38,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--nodes", type=int, default=3, choices=range(3, 8), metavar="N")
     ap.add_argument("--time", type=float, default=60.0, help="seconds of faults and load")
     ap.add_argument("--workload", default="register,set", help=f"comma list of {', '.join(WORKLOADS)}, or all (register includes the auth races)")
-    ap.add_argument("--nemesis", default="kill,pause,partition", help=f"comma list of {', '.join(FAMILIES)}, or all")
+    ap.add_argument("--nemesis", default="kill,pause,partition", help=f"comma list of {', '.join(FAMILIES + TARGETED)}, or all (= {', '.join(FAMILIES)})")
     ap.add_argument("--seed", type=int, default=None, help="default: random (printed)")
     ap.add_argument("--clients", type=int, default=4, help="client threads per workload")
     ap.add_argument("--quiet", type=float, default=10.0, help="seconds of calm after healing, before the final checks")
@@ -54,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("httpx").setLevel(logging.WARNING)
     try:
         workloads = _list(a.workload, WORKLOADS, "workload")
-        nemeses = _list(a.nemesis, FAMILIES, "nemesis")
+        nemeses = list(FAMILIES) if a.nemesis.strip() == "all" else _list(a.nemesis, FAMILIES + TARGETED, "nemesis")
     except argparse.ArgumentTypeError as exc:
         ap.error(str(exc))
     try:

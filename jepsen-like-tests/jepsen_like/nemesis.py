@@ -28,11 +28,13 @@ from jepsen_like.history import History
 from jepsen_like.net import Network
 from jepsen_like.nodes import Nodes
 
-__all__ = ["Nemesis", "FAMILIES"]
+__all__ = ["Nemesis", "FAMILIES", "TARGETED"]
 
 log = logging.getLogger("jepsen_like.nemesis")
 
 FAMILIES = ("kill", "pause", "partition", "netem")
+# targeted faults, only when named (not part of "all", so seeded schedules of "all" stay as they were)
+TARGETED = ("leader-one-way",)
 
 
 @dataclass
@@ -53,7 +55,7 @@ class Nemesis:
     def available(self) -> list[str]:
         out = []
         for f in self.families:
-            if f in ("partition", "netem") and self.network is None:
+            if f in ("partition", "netem", "leader-one-way") and self.network is None:
                 continue
             if f == "netem" and not self.netem:
                 continue
@@ -131,6 +133,22 @@ class Nemesis:
                         self.network.cut(x, v)
                 desc = f"nobody reaches {self.nodes.specs[v].name} (it still sends)"
             self._note(f"partition-{kind}", partition=desc)
+            return self._heal_network
+        if family == "leader-one-way":
+            # the leader of a shard group still sends (its appends reach the followers)
+            # but hears nobody (their acks are lost): it cannot commit, steps down, and
+            # the followers elect a leader that has its entries and commits them
+            assert self.network is not None
+            leaders = {g: v for g, v in self.nodes.leaders().items() if g.startswith("shard")} or self.nodes.leaders()
+            if leaders:
+                group = self.rng.choice(sorted(leaders))
+                v, why = leaders[group], f"leader of {group}"
+            else:
+                v, why = self.rng.randrange(n), "random (no leader known)"
+            for x in range(n):
+                if x != v:
+                    self.network.cut(x, v)
+            self._note("partition-leader-one-way", partition=f"nobody reaches {self.nodes.specs[v].name} ({why}; it still sends)")
             return self._heal_network
         if family == "netem":
             assert self.network is not None
