@@ -74,6 +74,7 @@ MAX_SCROLL_LIMIT = 10_000
 # (or this fraction of the collection); beyond that it walks the graph with the filter.
 BRUTE_FORCE_MIN = 8_192
 BRUTE_FORCE_FRACTION = 0.1
+PLAN_CACHE_SIZE = 16  # filters whose index answers are remembered until the next write
 PLANNER_SAMPLE = 256  # payloads read to estimate how many points pass conditions no index answers
 _U64 = struct.Struct(">Q")
 _CURRENT = "CURRENT"  # names the LMDB folder in use: lmdb-<generation>
@@ -190,6 +191,7 @@ class Collection:
                 index.remember(labels, vectors)
         self._index = index
         self._field_indexes = {key: self._build_field_index(key, kind) for key, kind in cfg.payload_indexes.items()}
+        self._plans: dict[tuple[str, int], Candidates | None] = {}
 
     def _rebuild_index(self, capacity: int) -> VectorIndex:
         cfg = self.config
@@ -516,7 +518,7 @@ class Collection:
         with self._reading() as txn:
             if cond is not None:
                 with self._rw.read():
-                    found = cond.candidates(_PlannerView(self))
+                    found = self._candidates(filter, cond)
                 if found is not None and found.exact:
                     return len(found.labels)
             if cond is None:
@@ -605,7 +607,7 @@ class Collection:
                 with self._searching(max(ef, k)):
                     hits = self._graph_search(queries, min(k, len(self._live)), None)
             else:
-                hits = self._filtered_search(txn, queries, k, max(ef, k), cond)
+                hits = self._filtered_search(txn, queries, k, max(ef, k), filter, cond)
             return self._resolve(txn, hits, cond, score_threshold, with_payload, with_vector, k)
 
     @contextlib.contextmanager
@@ -631,13 +633,26 @@ class Collection:
             return np.sqrt(np.maximum(dists, 0))
         return 1.0 - dists
 
+    def _candidates(self, spec: dict[str, Any], cond: Filter) -> Candidates | None:
+        """What the payload indexes say of ``cond`` (hold the shared lock).
+
+        Remembered per filter until the next write, so that a filter repeated
+        over many queries builds its label sets once. The sets are shared: never mutate them.
+        """
+        key = (json.dumps(spec, sort_keys=True), self._version)
+        if key not in self._plans:
+            if len(self._plans) >= PLAN_CACHE_SIZE:
+                self._plans.clear()
+            self._plans[key] = cond.candidates(_PlannerView(self))
+        return self._plans[key]
+
     def _filtered_search(
-        self, txn: lmdb.Transaction, queries: np.ndarray, k: int, ef: int, cond: Filter
+        self, txn: lmdb.Transaction, queries: np.ndarray, k: int, ef: int, spec: dict[str, Any], cond: Filter
     ) -> list[list[tuple[int, float]]]:
         """The query planner: exact scoring of few candidates, else graph traversal with the filter applied."""
         with self._rw.read():
             live = len(self._live)
-            found = cond.candidates(_PlannerView(self))
+            found = self._candidates(spec, cond)
             limit = max(BRUTE_FORCE_MIN, int(BRUTE_FORCE_FRACTION * live))
             pool = found.labels if found is not None else set(self._live)
         if found is not None and found.exact:

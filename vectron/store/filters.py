@@ -221,11 +221,10 @@ class Filter(Condition):
             if exact:  # an empty filter: everything matches
                 return Candidates(set(view.all_labels()), True)
             return None
+        if len(parts) == 1:
+            return Candidates(parts[0].labels, exact)
         parts.sort(key=lambda c: len(c.labels))
-        labels = set(parts[0].labels)
-        for part in parts[1:]:
-            labels &= part.labels
-        return Candidates(labels, exact)
+        return Candidates(parts[0].labels.intersection(*(p.labels for p in parts[1:])), exact)
 
 
 def compile_filter(spec: Any) -> Filter | None:
