@@ -12,8 +12,8 @@ import sys
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 
-from jepsen_like.checkers import check_linearizable_registers  # noqa: E402
-from jepsen_like.history import load_history  # noqa: E402
+from jepsen_like.checkers import check_linearizable_registers
+from jepsen_like.history import load_history
 
 
 def main(paths: list[str]) -> int:

@@ -17,8 +17,8 @@ import sys
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 
-from jepsen_like.nemesis import FAMILIES, TARGETED  # noqa: E402
-from jepsen_like.runner import RunConfig, run  # noqa: E402
+from jepsen_like.nemesis import FAMILIES, TARGETED
+from jepsen_like.runner import RunConfig, run
 
 WORKLOADS = ("register", "set", "collections")
 

@@ -4,6 +4,10 @@ convergence), and a harness that runs real ``vectrond`` nodes in network
 namespaces while a nemesis kills, pauses and partitions them."""
 
 from jepsen_like.history import History, Op, load_history
-from jepsen_like.linearizability import LinResult, check_register_history, check_registers
+from jepsen_like.linearizability import (
+    LinResult,
+    check_register_history,
+    check_registers,
+)
 
-__all__ = ["History", "Op", "load_history", "LinResult", "check_register_history", "check_registers"]
+__all__ = ["History", "LinResult", "Op", "check_register_history", "check_registers", "load_history"]

@@ -5,19 +5,20 @@ them talks to a cluster, so each is unit-tested on hand-made inputs."""
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any
 
 from jepsen_like.history import Op
 from jepsen_like.linearizability import check_registers
 
 __all__ = [
     "CheckResult",
-    "check_linearizable_registers",
-    "check_set",
     "check_auth_uniqueness",
-    "check_search_visibility",
     "check_convergence",
+    "check_linearizable_registers",
+    "check_search_visibility",
+    "check_set",
 ]
 
 

@@ -15,9 +15,9 @@ import pathlib
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any, IO
+from typing import IO, Any
 
-__all__ = ["Op", "History", "load_history", "pair_events"]
+__all__ = ["History", "Op", "load_history", "pair_events"]
 
 OUTCOMES = ("ok", "fail", "info")
 
@@ -55,7 +55,7 @@ class History:
 
     def __post_init__(self) -> None:
         if self.path is not None:
-            self._file = open(self.path, "a", encoding="utf-8")
+            self._file = open(self.path, "a", encoding="utf-8")  # noqa: SIM115 - open for the whole run, closed by close()
 
     def _emit(self, event: dict[str, Any]) -> None:
         self.events.append(event)

@@ -21,14 +21,14 @@ import random
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 from jepsen_like.history import History
 from jepsen_like.net import Network
 from jepsen_like.nodes import Nodes
 
-__all__ = ["Nemesis", "FAMILIES", "TARGETED"]
+__all__ = ["FAMILIES", "TARGETED", "Nemesis"]
 
 log = logging.getLogger("jepsen_like.nemesis")
 
@@ -205,7 +205,7 @@ class Nemesis:
     def _guarded(self, until: float) -> None:
         try:
             self.run(until)
-        except Exception:  # noqa: BLE001 - logged; heal_all runs anyway
+        except Exception:
             log.exception("nemesis crashed")
             self.counts["nemesis-crash"] += 1
 

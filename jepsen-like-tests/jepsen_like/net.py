@@ -21,7 +21,7 @@ import logging
 import subprocess
 from dataclasses import dataclass, field
 
-__all__ = ["Network", "NetworkUnavailable", "pick_subnet", "netem_available"]
+__all__ = ["Network", "NetworkUnavailable", "netem_available", "pick_subnet"]
 
 log = logging.getLogger("jepsen_like.net")
 
@@ -32,7 +32,7 @@ class NetworkUnavailable(RuntimeError):
 
 def _ip(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
     try:
-        proc = subprocess.run(["ip", *args], capture_output=True, text=True, timeout=20)
+        proc = subprocess.run(["ip", *args], capture_output=True, text=True, timeout=20, check=False)
     except OSError as exc:  # no iproute2
         raise NetworkUnavailable(f"cannot run ip: {exc}") from None
     if check and proc.returncode != 0:
@@ -65,7 +65,7 @@ def netem_available() -> bool:
     if _ip("link", "add", name, "type", "dummy", check=False).returncode != 0:
         return False
     try:
-        proc = subprocess.run(["tc", "qdisc", "add", "dev", name, "root", "netem", "delay", "1ms"], capture_output=True, timeout=10)
+        proc = subprocess.run(["tc", "qdisc", "add", "dev", name, "root", "netem", "delay", "1ms"], capture_output=True, timeout=10, check=False)
         return proc.returncode == 0
     except (OSError, subprocess.TimeoutExpired):
         return False
@@ -150,7 +150,7 @@ class Network:
 
     def netem_clear(self) -> None:
         for link in sorted(self.netem_links):
-            subprocess.run(["tc", "qdisc", "del", "dev", link, "root"], capture_output=True, timeout=10)
+            subprocess.run(["tc", "qdisc", "del", "dev", link, "root"], capture_output=True, timeout=10, check=False)
         self.netem_links.clear()
 
     def exec_prefix(self, node: int) -> list[str]:

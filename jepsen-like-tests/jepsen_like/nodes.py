@@ -26,7 +26,7 @@ import httpx
 
 from jepsen_like.net import Network
 
-__all__ = ["NodeSpec", "Nodes", "node_specs", "free_loopback_base"]
+__all__ = ["NodeSpec", "Nodes", "free_loopback_base", "node_specs"]
 
 log = logging.getLogger("jepsen_like.nodes")
 
@@ -219,7 +219,7 @@ class Nodes:
 
     def stop_all(self, grace: float = 10.0) -> None:
         """SIGCONT, SIGTERM, then SIGKILL whatever is left; reaps every process."""
-        for i, p in self.procs.items():
+        for p in self.procs.values():
             if p.poll() is None:
                 try:
                     os.kill(p.pid, signal.SIGCONT)
@@ -227,7 +227,7 @@ class Nodes:
                 except ProcessLookupError:
                     pass
         deadline = time.monotonic() + grace
-        for i, p in self.procs.items():
+        for p in self.procs.values():
             try:
                 p.wait(timeout=max(0.1, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:

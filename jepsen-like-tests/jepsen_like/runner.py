@@ -31,13 +31,20 @@ from jepsen_like.history import History, Op
 from jepsen_like.nemesis import Nemesis
 from jepsen_like.net import Network, NetworkUnavailable, netem_available, pick_subnet
 from jepsen_like.nodes import Nodes, free_loopback_base, node_specs
-from jepsen_like.workloads import DIM, REGISTER_COLLECTION, SET_COLLECTION, WorkloadConfig, Workers, call
+from jepsen_like.workloads import (
+    DIM,
+    REGISTER_COLLECTION,
+    SET_COLLECTION,
+    Workers,
+    WorkloadConfig,
+    call,
+)
 
 __all__ = ["RunConfig", "RunReport", "run"]
 
 log = logging.getLogger("jepsen_like.run")
 
-BAD_LOG = re.compile(r"CRITICAL|group node \S+ stops:|failed to (load|restore|install) (the )?snapshot|truncat\w* (an )?applied", re.I)
+BAD_LOG = re.compile(r"CRITICAL|group node \S+ stops:|failed to (load|restore|install) (the )?snapshot|truncat\w* (an )?applied", re.IGNORECASE)
 FINAL_PROCESS = 99_999
 
 
@@ -165,7 +172,7 @@ def run(cfg: RunConfig) -> RunReport:
         report.results = _final_checks(cfg, nodes, urls, api_key, history, workers)
     except _Interrupted as exc:
         report.error = f"interrupted ({exc})"
-    except Exception as exc:  # noqa: BLE001 - reported in the summary, cleanup runs
+    except Exception as exc:  # reported in the summary; the cleanup below runs
         log.exception("run failed")
         report.error = f"{type(exc).__name__}: {exc}"
     finally:
@@ -322,10 +329,10 @@ def _convergence(nodes: Nodes, timeout: float = 60.0) -> CheckResult:
                     sample.setdefault(g["group"] + " points", {})[s.name] = g["point_count"]
                 if g.get("fatal"):
                     fatal[f"{s.name}/{g['group']}"] = str(g["fatal"])
-        for group in sample:
-            for s in nodes.specs:
-                if group in ("auth", "placement", "auth points", "placement points"):
-                    sample[group].setdefault(s.name, None)
+        for group, replicas in sample.items():
+            if group in ("auth", "placement"):  # every node hosts one: a silent node is missing
+                for s in nodes.specs:
+                    replicas.setdefault(s.name, None)
         samples.append(sample)
         converged = all(None not in v.values() and len(set(v.values())) == 1 for v in sample.values())
         if (converged and not fatal) or time.monotonic() > deadline:

@@ -18,14 +18,15 @@ import itertools
 import logging
 import random
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import httpx
 
 from jepsen_like.history import History
 
-__all__ = ["Outcome", "call", "WorkloadConfig", "Workers", "DIM"]
+__all__ = ["DIM", "Outcome", "Workers", "WorkloadConfig", "call"]
 
 log = logging.getLogger("jepsen_like.workloads")
 
@@ -101,7 +102,7 @@ class Workers:
     def _guard(self, target: Callable[[int, random.Random], None], p: int, rng: random.Random) -> None:
         try:
             target(p, rng)
-        except Exception:  # noqa: BLE001 - a worker bug must be seen, not end the run silently
+        except Exception:  # a worker bug must be seen, not end the run silently
             log.exception("client worker %d crashed", p)
 
     def _http(self) -> httpx.Client:
