@@ -205,7 +205,7 @@ class Nemesis:
     def _guarded(self, until: float) -> None:
         try:
             self.run(until)
-        except Exception:
+        except Exception:  # counted: the run is then reported invalid
             log.exception("nemesis crashed")
             self.counts["nemesis-crash"] += 1
 

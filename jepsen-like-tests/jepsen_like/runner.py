@@ -170,6 +170,9 @@ def run(cfg: RunConfig) -> RunReport:
         log.info("quiet period %.0f s", cfg.quiet)
         time.sleep(cfg.quiet)
         report.results = _final_checks(cfg, nodes, urls, api_key, history, workers)
+        if nemesis.counts.get("nemesis-crash") or workers.crashed:
+            report.error = f"harness failure: nemesis crashed {nemesis.counts.get('nemesis-crash', 0)}x, " \
+                           f"{workers.crashed} client worker(s) crashed (see the log above)"
     except _Interrupted as exc:
         report.error = f"interrupted ({exc})"
     except Exception as exc:  # reported in the summary; the cleanup below runs

@@ -88,6 +88,7 @@ class Workers:
     # set workload: id -> vector of every attempted add (for the search check)
     vectors: dict[int, list[float]] = field(default_factory=dict)
     passwords: dict[str, list[str]] = field(default_factory=dict)
+    crashed: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _ids: Any = field(default_factory=lambda: itertools.count(1))
     _process: Any = field(default_factory=lambda: itertools.count(0))
@@ -104,6 +105,8 @@ class Workers:
             target(p, rng)
         except Exception:  # a worker bug must be seen, not end the run silently
             log.exception("client worker %d crashed", p)
+            with self._lock:
+                self.crashed += 1
 
     def _http(self) -> httpx.Client:
         return httpx.Client(timeout=httpx.Timeout(self.config.op_timeout, connect=3.0), trust_env=False)
