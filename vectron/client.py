@@ -158,7 +158,8 @@ def error_from_response(response: httpx.Response) -> errors.VectronError:
         return errors.VectronError(f"HTTP {response.status_code}: {response.text[:200]}")
     if code == "partial_write":
         return errors.PartialWrite(
-            message, written=body.get("written"), failed=body.get("failed"), http_status=response.status_code
+            message, written=body.get("written"), failed=body.get("failed"), unknown=body.get("unknown"),
+            http_status=response.status_code,
         )
     if code == "rate_limited" or response.status_code == 429:
         retry = response.headers.get("Retry-After", "1")

@@ -23,7 +23,7 @@ attributes; nothing below the edges knows about status codes.
     │   └── RateLimited                                       (.retry_after seconds)
     ├── Unavailable                   503  UNAVAILABLE        (definite failure: nothing was applied)
     │   └── NotLeader                                         (.leader is the leader's address, if known)
-    ├── PartialWrite                  as its cause (503)      (.written / .failed point ids)
+    ├── PartialWrite                  as its cause (503)      (.written / .failed / .unknown point ids)
     ├── Indeterminate                 504  UNKNOWN            (the write may or may not have been applied)
     └── StorageError                  500  INTERNAL
 
@@ -174,7 +174,8 @@ class NotLeader(Unavailable):
 
 
 class PartialWrite(VectronError):
-    """A write reached some shards and not others: ``written`` / ``failed`` name the point ids.
+    """A write reached some shards and not others: ``written`` / ``failed`` name the point ids,
+    ``unknown`` those of shards whose outcome is indeterminate (they may or may not be written).
 
     Its status is that of the shard failure that caused it (``cause``, usually
     503), or ``http_status`` when rebuilt from an answer; nothing is hidden.
@@ -190,6 +191,7 @@ class PartialWrite(VectronError):
         *,
         written: list[Any] | None = None,
         failed: list[Any] | None = None,
+        unknown: list[Any] | None = None,
         cause: VectronError | None = None,
         http_status: int | None = None,
         field: str | None = None,
@@ -197,6 +199,7 @@ class PartialWrite(VectronError):
         super().__init__(message, field=field)
         self.written = list(written or [])
         self.failed = list(failed or [])
+        self.unknown = list(unknown or [])
         self.cause = cause
         if cause is not None:
             self.http_status, self.grpc_code = cause.http_status, cause.grpc_code
@@ -207,6 +210,7 @@ class PartialWrite(VectronError):
         body = super().to_dict()
         body["written"] = self.written
         body["failed"] = self.failed
+        body["unknown"] = self.unknown
         return body
 
 

@@ -15,7 +15,7 @@ import grpc
 import numpy as np
 
 import vectron
-from vectron.errors import NotLeader, Unavailable
+from vectron.errors import Indeterminate, NotLeader, Unavailable
 from vectron.services.grpc_errors import ErrorMappingInterceptor
 from vectron.services.serving import GrpcServer, start_grpc_server
 from vectron.v1 import placement_pb2, points_pb2, worker_pb2, worker_pb2_grpc
@@ -36,6 +36,7 @@ class FakeWorker(worker_pb2_grpc.WorkerServiceServicer):
         self.lock = threading.Lock()
         self.down: set[int] = set()          # shard ids answering UNAVAILABLE
         self.not_leader_once: set[int] = set()
+        self.applied_then_lost: set[int] = set()  # shard ids that apply the next upsert, then answer UNKNOWN and go down
         self.calls: list[tuple[str, int]] = []
 
     def close(self) -> None:
@@ -67,6 +68,10 @@ class FakeWorker(worker_pb2_grpc.WorkerServiceServicer):
         vectors = np.array([list(p.vector) for p in request.points], dtype=np.float32)
         payloads = [json.loads(p.payload_json) if p.payload_json else None for p in request.points]
         n = col.upsert(ids, vectors, payloads)
+        if request.shard.shard_id in self.applied_then_lost:
+            self.applied_then_lost.discard(request.shard.shard_id)
+            self.down.add(request.shard.shard_id)
+            raise Indeterminate("the leader changed after the write was proposed")
         return worker_pb2.WriteResponse(affected=n)
 
     def Get(self, request: Any, context: Any) -> Any:

@@ -330,3 +330,22 @@ def test_documents_and_health(stack: Stack) -> None:
     assert "vectron_gateway_requests_total" in text and 'operation="list_collections"' in text
     r = http.get("/v1/nope")
     assert r.status_code == 404 and r.json()["error"]["code"] == "not_found"
+
+
+def test_a_maybe_applied_shard_write_is_never_reported_as_not_applied(stack: Stack) -> None:
+    """A shard answers "indeterminate" (it did apply), then is unreachable on the retry:
+    the answer must not be a definite failure for its points."""
+    acc = stack.account(plan="unlimited")
+    assert create(stack, acc["key"], shards=3).status_code == 201
+    pts = make_points(40)
+    for w in stack.workers:
+        w.applied_then_lost.add(1)
+    r = stack.http.post("/v1/collections/docs/points", json={"points": pts}, headers=H(acc["key"]))
+    err = r.json()["error"]
+    assert r.status_code == 504 and err["code"] == "partial_write", r.text
+    written, failed, unknown = set(err["written"]), set(err["failed"]), set(err["unknown"])
+    assert written and unknown and not failed and written | unknown == set(range(40))
+    for w in stack.workers:
+        w.down.clear()
+    got = stack.http.post("/v1/collections/docs/points/get", json={"ids": sorted(unknown)}, headers=H(acc["key"]))
+    assert {p["id"] for p in got.json()["points"]} == unknown  # they were in fact written

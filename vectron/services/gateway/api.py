@@ -90,6 +90,17 @@ _CONSISTENCY = {
 }
 
 
+def _maybe_applied(exc: grpc.RpcError) -> bool:
+    """Whether a failed write RPC may still have been applied (indeterminate or timed out)."""
+    return exc.code() == grpc.StatusCode.DEADLINE_EXCEEDED or isinstance(error_from_rpc_error(exc), Indeterminate)
+
+
+def _worst(errors_: Iterable[VectronError]) -> VectronError:
+    """The error to report for several shards: an indeterminate one first (it must never read as "not applied")."""
+    listed = list(errors_)
+    return next((e for e in listed if isinstance(e, Indeterminate)), listed[0])
+
+
 class AuthBackend(Protocol):
     """What the gateway needs of the auth service (AuthClient has exactly these methods)."""
 
@@ -502,6 +513,7 @@ class Gateway:
         out: dict[int, T | VectronError] = {}
         again: dict[int, Callable[[], T]] = {}
         for shard_id, (method, msg, extract) in specs.items():
+            maybe_applied = False
             if shard_id in first:
                 shard, address, fut = first[shard_id]
                 try:
@@ -509,15 +521,23 @@ class Gateway:
                     if write or consistency != "any":
                         self._set_leader(cid, shard, address)
                     continue
-                except grpc.RpcError:
-                    pass
+                except grpc.RpcError as exc:
+                    maybe_applied = write and _maybe_applied(exc)
 
-            def retry(shard_id: int = shard_id, method: str = method, msg: Any = msg, extract: Callable[[Any], T] = extract) -> T:
+            def retry(
+                shard_id: int = shard_id,
+                method: str = method,
+                msg: Any = msg,
+                extract: Callable[[Any], T] = extract,
+                maybe_applied: bool = maybe_applied,
+            ) -> T:
                 def call(stub: Any, ref: worker_pb2.ShardRef, t: float) -> T:
                     msg.shard.CopyFrom(ref)
                     return extract(getattr(stub, method)(msg, timeout=t))
 
-                return self._shard_call(owner, name, shard_id, call, write=write, consistency=consistency)
+                return self._shard_call(
+                    owner, name, shard_id, call, write=write, consistency=consistency, maybe_applied=maybe_applied
+                )
 
             again[shard_id] = retry
         if again:
@@ -534,11 +554,14 @@ class Gateway:
         write: bool,
         consistency: str | None = None,
         attempts: int | None = None,
+        maybe_applied: bool = False,
     ) -> T:
         """Call ``fn(stub, shard_ref, timeout)`` on the right replica of one shard, retrying
         with backoff: on a leader change (to the named leader), on an unavailable replica
-        (to the next one), on a stale epoch or an unknown shard (after a routing refresh)."""
-        state = {"attempt": 0, "refresh": False, "follow": False}
+        (to the next one), on a stale epoch or an unknown shard (after a routing refresh).
+        A write that may have been applied by an earlier attempt (``maybe_applied``, or an
+        indeterminate answer here) ends as Indeterminate, never as a definite failure."""
+        state = {"attempt": 0, "refresh": False, "follow": False, "indeterminate": maybe_applied}
 
         def once() -> T:
             attempt = state["attempt"]
@@ -573,6 +596,9 @@ class Gateway:
                 if status in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED) or isinstance(err, (Unavailable, Indeterminate)):
                     self._set_leader(ref.collection_id, shard, None)
                     state["refresh"] = True
+                    if write and _maybe_applied(exc):
+                        state["indeterminate"] = True  # the write may have been applied
+                        raise Indeterminate(f"shard {shard_id} of {name!r}: {err.message}") from None
                     if isinstance(err, (Unavailable, Indeterminate)):
                         raise err from None
                     raise Unavailable(f"shard {shard_id} of {name!r}: {err.message}") from None
@@ -590,7 +616,14 @@ class Gateway:
             retry=retry_if_exception(retryable),
             reraise=True,
         )
-        return retrying(once)
+        try:
+            return retrying(once)
+        except Unavailable as exc:
+            if state["indeterminate"]:  # a later definite failure does not undo an earlier maybe-applied write
+                raise Indeterminate(
+                    f"shard {shard_id} of {name!r}: an earlier attempt may have been applied; last error: {exc.message}"
+                ) from None
+            raise
 
     def _fanout(self, calls: dict[int, Callable[[], T]]) -> dict[int, T | VectronError]:
         """Run one call per shard in parallel; each result or the VectronError it raised."""
@@ -658,15 +691,17 @@ class Gateway:
         results = self._rpc_fanout(p.user_id, name, specs, write=True)
         failed = {s: r for s, r in results.items() if isinstance(r, VectronError)}
         if failed:
-            cause = next(iter(failed.values()))
+            cause = _worst(failed.values())
             if len(failed) == len(results):
                 raise cause
             written = [points[i].id for s, idx in groups.items() if s not in failed for i in idx]
-            not_written = [points[i].id for s, idx in groups.items() if s in failed for i in idx]
+            unknown = {s for s, r in failed.items() if isinstance(r, Indeterminate)}
+            not_written = [points[i].id for s, idx in groups.items() if s in failed and s not in unknown for i in idx]
+            maybe = [points[i].id for s, idx in groups.items() if s in unknown for i in idx]
             raise PartialWrite(
                 f"{len(written)} of {len(points)} points were written; shard(s) "
                 f"{', '.join(map(str, sorted(failed)))} failed: {cause.message}",
-                cause=cause, written=written, failed=not_written,
+                cause=cause, written=written, failed=not_written, unknown=maybe,
             )
         return m.UpsertResponse(upserted=len(points))
 
@@ -732,7 +767,7 @@ class Gateway:
     def _sum_writes(results: dict[int, Any], what: str) -> int:
         failed = {s: r for s, r in results.items() if isinstance(r, VectronError)}
         if failed:
-            cause = next(iter(failed.values()))
+            cause = _worst(failed.values())
             if len(failed) == len(results):
                 raise cause
             done = sorted(s for s in results if s not in failed)

@@ -156,6 +156,7 @@ def _rpc(operation: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
                     (ERROR_CODE_KEY, exc.code),
                     ("vectron-written", json.dumps(exc.written)),
                     ("vectron-failed", json.dumps(exc.failed)),
+                    ("vectron-unknown", json.dumps(exc.unknown)),
                 ))
                 context.abort(status_code_for(exc), exc.message)
             except VectronError as exc:

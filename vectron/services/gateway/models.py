@@ -81,6 +81,9 @@ class ErrorBody(BaseModel):
     field: str | None = None
     written: list[PointIdT] | None = Field(default=None, description="partial upsert: ids that were written")
     failed: list[PointIdT] | None = Field(default=None, description="partial upsert: ids that were not written")
+    unknown: list[PointIdT] | None = Field(
+        default=None, description="partial upsert: ids of shards whose outcome is unknown (written or not)"
+    )
 
 
 class ErrorResponse(BaseModel):
