@@ -48,6 +48,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--read-consistency", default="linearizable", choices=["linearizable", "leader", "any"],
                     help="consistency of the register workload's reads (weaker ones should make the checker fail)")
     ap.add_argument("--hold", default="2,6", help="a fault lasts between these many seconds (min,max)")
+    ap.add_argument("--compaction", type=int, default=None, metavar="N",
+                    help="start every node with --raft-compaction-entries N (e.g. 50): Raft logs are compacted so "
+                         "often that a node killed or cut off catches up through a snapshot install")
     ap.add_argument("--log-level", default="INFO")
     a = ap.parse_args(argv)
     logging.basicConfig(level=a.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -61,11 +64,14 @@ def main(argv: list[str] | None = None) -> int:
         lo, hi = (float(x) for x in a.hold.split(","))
     except ValueError:
         ap.error("--hold takes min,max seconds, e.g. 2,6")
+    if a.compaction is not None and a.compaction < 1:
+        ap.error("--compaction takes a number of entries >= 1")
     seed = a.seed if a.seed is not None else secrets.randbelow(10**6)
-    print(f"jepsen-like run: seed {seed}, {a.nodes} nodes, {a.time:.0f} s, workloads {workloads}, nemeses {nemeses}", flush=True)
+    print(f"jepsen-like run: seed {seed}, {a.nodes} nodes, {a.time:.0f} s, workloads {workloads}, nemeses {nemeses}"
+          + (f", compaction threshold {a.compaction}" if a.compaction else ""), flush=True)
     cfg = RunConfig(nodes=a.nodes, time=a.time, workloads=workloads, nemeses=nemeses, seed=seed, out_dir=a.out,
                     clients=a.clients, quiet=a.quiet, keep_data=a.keep_data, no_netns=a.no_netns,
-                    read_consistency=a.read_consistency, hold=(lo, hi))
+                    read_consistency=a.read_consistency, hold=(lo, hi), compaction=a.compaction)
     report = run(cfg)
     print(report.summary(), flush=True)
     return 0 if report.valid else 1

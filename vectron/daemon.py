@@ -123,6 +123,9 @@ def _load_config(ctx: click.Context, param: click.Parameter, value: str | None) 
               help="gateway: shards of a new collection when the request does not say")
 @click.option("--default-replication-factor", type=click.IntRange(1, 7), default=1, show_default=True,
               help="gateway: replication factor of a new collection when the request does not say")
+@click.option("--raft-compaction-entries", type=click.IntRange(1), default=None,
+              help="every Raft group (auth, placement, each shard replica): take a snapshot and compact the log "
+                   "once it holds more than this many entries (default: 5000; small values force snapshot installs)")
 @click.option("--log-level", default="INFO", show_default=True,
               type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False))
 def main(
@@ -154,6 +157,7 @@ def main(
     auth_nodes: str,
     default_shards: int,
     default_replication_factor: int,
+    raft_compaction_entries: int | None,
     log_level: str,
 ) -> None:
     """Run a Vectron node."""
@@ -176,17 +180,22 @@ def main(
             auth_nodes=parse_list(auth_nodes), placement_nodes=parse_list(placement_addrs),
             jwt_secret_file=jwt_secret_file, cluster_password=cluster_password, bcrypt_rounds=bcrypt_rounds,
             session_ttl=session_ttl, default_shards=default_shards, default_replication_factor=default_replication_factor,
+            raft_compaction_entries=raft_compaction_entries,
         ))
         return
     (only_role,) = roles
     peer_list = [p.strip() for p in peers.split(",") if p.strip()]
+    from vectron.services.runner import raft_options
+
+    raft_opts = raft_options(raft_compaction_entries)
     if only_role == "placement":
-        _wait_for_signal(_start_placement(data_dir, raft_addr, peer_list, grpc_listen, cluster_password))
+        _wait_for_signal(_start_placement(data_dir, raft_addr, peer_list, grpc_listen, cluster_password, raft_opts))
         return
     if only_role == "worker":
         _wait_for_signal(
             _start_worker(
-                data_dir, placement_addrs, worker_id, raft_host, raft_ports, grpc_listen, advertise_addr, capacity, cluster_password
+                data_dir, placement_addrs, worker_id, raft_host, raft_ports, grpc_listen, advertise_addr, capacity, cluster_password,
+                raft_opts,
             )
         )
         return
@@ -216,6 +225,7 @@ def main(
         cluster_password=cluster_password,
         config=AuthConfig(bcrypt_rounds=bcrypt_rounds, session_ttl_seconds=session_ttl),
         status_file=os.path.join(data_dir, "status.json"),
+        raft_options=raft_opts,
     )
     stop = threading.Event()
 
@@ -284,14 +294,17 @@ def _wait_for_signal(node: object) -> None:
     node.stop()  # type: ignore[attr-defined]
 
 
-def _start_placement(data_dir: str, raft_addr: str, peers: list[str], grpc_listen: str, cluster_password: str | None) -> object:
+def _start_placement(
+    data_dir: str, raft_addr: str, peers: list[str], grpc_listen: str, cluster_password: str | None,
+    raft_opts: dict[str, Any] | None = None,
+) -> object:
     from vectron.services.placement.node import serve_placement
 
     if not cluster_password:
         raise click.UsageError(f"the placement group needs a cluster password: set {CLUSTER_PASSWORD_ENV}")
     node = serve_placement(
         data_dir=os.path.join(data_dir, "placement"), raft_address=raft_addr, peers=peers,
-        grpc_listen=grpc_listen, cluster_password=cluster_password,
+        grpc_listen=grpc_listen, cluster_password=cluster_password, raft_options=raft_opts,
     )
     log.info("placement node %s serving gRPC on %s (peers: %s)", raft_addr, node.grpc_address, ", ".join(peers) or "none")
     return node
@@ -307,6 +320,7 @@ def _start_worker(
     advertise_addr: str | None,
     capacity: int,
     cluster_password: str | None,
+    raft_opts: dict[str, Any] | None = None,
 ) -> object:
     from vectron.errors import VectronError
     from vectron.services.worker.node import parse_port_range, serve_worker
@@ -325,7 +339,7 @@ def _start_worker(
     node = serve_worker(
         data_dir=os.path.join(data_dir, "worker"), placement=placement, raft_host=raft_host, raft_ports=ports,
         grpc_listen=grpc_listen, advertise_address=advertise_addr, worker_id=worker_id, capacity=capacity,
-        cluster_password=cluster_password,
+        cluster_password=cluster_password, raft_options=raft_opts,
     )
     log.info("worker %s serving gRPC on %s (placement: %s)", node.worker_id, node.grpc_address, ", ".join(placement))
     return node

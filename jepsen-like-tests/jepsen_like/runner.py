@@ -46,6 +46,11 @@ log = logging.getLogger("jepsen_like.run")
 
 BAD_LOG = re.compile(r"CRITICAL|group node \S+ stops:|failed to (load|restore|install) (the )?snapshot|truncat\w* (an )?applied", re.IGNORECASE)
 FINAL_PROCESS = 99_999
+# vectron/raft/group.py: a snapshot received from the leader (or found on disk at start) is
+# restored by RaftGroup._deserialize, which logs one of these; a failed restore stops the group
+SNAPSHOT_RESTORED = re.compile(r"restored snapshot at index (\d+) on (\S+)")
+SNAPSHOT_SKIPPED = re.compile(r"snapshot at \d+ not restored: state machine already at")
+SNAPSHOT_FAILED = re.compile(r"snapshot restore failed|failed to (load|restore|install) (the )?snapshot", re.IGNORECASE)
 
 
 @dataclass
@@ -62,6 +67,7 @@ class RunConfig:
     no_netns: bool = False
     read_consistency: str = "linearizable"
     hold: tuple[float, float] = (2.0, 6.0)  # seconds a fault lasts
+    compaction: int | None = None  # --raft-compaction-entries of every node: forces snapshots and snapshot installs
 
 
 @dataclass
@@ -136,6 +142,8 @@ def run(cfg: RunConfig) -> RunReport:
         if "netem" in cfg.nemeses and not has_netem:
             report.notes.append("netem qdisc unavailable on this kernel: delay/loss faults NOT run")
         extra: list[str] = []
+        if cfg.compaction:
+            extra += ["--raft-compaction-entries", str(cfg.compaction)]
         specs = node_specs(cfg.nodes, network.addresses if network else None, 0 if network else free_loopback_base(cfg.nodes))
         replicas = min(cfg.nodes, 3)
         nodes = Nodes(specs, run_dir / "data", network, replicas, extra)
@@ -194,6 +202,8 @@ def run(cfg: RunConfig) -> RunReport:
                 signal.signal(s, h)
     for o in _ops_from(history):
         report.ops[f"{o.f}:{o.outcome}"] += 1
+    if nodes is not None:
+        report.notes.append(_snapshot_note(nodes, cfg.compaction))
     if not cfg.keep_data and report.valid:
         for d in (run_dir / "data").glob("n*"):
             for sub in d.iterdir():
@@ -350,6 +360,33 @@ def _convergence(nodes: Nodes, timeout: float = 60.0) -> CheckResult:
         except OSError:
             pass
     return check_convergence(samples, bad_log_lines=bad, fatal=fatal)
+
+
+def _snapshot_note(nodes: Nodes, compaction: int | None) -> str:
+    """What the node logs say about snapshots: restores of a snapshot ahead of the
+    node's state machine (an install from the leader; after a restart possibly the
+    node's own snapshot), snapshots loaded but already applied (mostly a restarted
+    node's own), and failed restores (which the convergence check also counts)."""
+    restored: Counter[str] = Counter()
+    skipped = 0
+    failed: list[str] = []
+    for i, s in enumerate(nodes.specs):
+        try:
+            text = nodes.log_path(i).read_text(errors="replace")
+        except OSError:
+            continue
+        for line in text.splitlines():
+            if SNAPSHOT_RESTORED.search(line):
+                restored[s.name] += 1
+            elif SNAPSHOT_SKIPPED.search(line):
+                skipped += 1
+            elif SNAPSHOT_FAILED.search(line):
+                failed.append(f"{s.name}: {line.strip()[:200]}")
+    where = ", ".join(f"{k} x{v}" for k, v in sorted(restored.items())) or "none"
+    forced = f"compaction threshold {compaction} entries" if compaction else "default compaction threshold"
+    out = (f"snapshots ({forced}): {sum(restored.values())} restored ahead of the state machine, i.e. installed "
+           f"({where}), {skipped} loaded but already applied, {len(failed)} failed to load")
+    return out + "".join(f"\n    {f}" for f in failed[:5])
 
 
 def write_json(path: pathlib.Path, obj: Any) -> None:

@@ -24,7 +24,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["NodeConfig", "RunningNode", "PreflightError", "preflight", "start_node", "ROLES"]
+__all__ = ["NodeConfig", "RunningNode", "PreflightError", "preflight", "start_node", "raft_options", "ROLES"]
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +67,11 @@ class NodeConfig:
     session_ttl: int = 3600
     default_shards: int = 1
     default_replication_factor: int = 1
+    #: every Raft group's log compaction threshold (entries); None: RaftConfig's default
+    raft_compaction_entries: int | None = None
+
+    def raft_options(self) -> dict[str, Any]:
+        return raft_options(self.raft_compaction_entries)
 
     def listen_addresses(self) -> list[tuple[str, str]]:
         """(what, address) of every socket this node will listen on."""
@@ -207,6 +212,18 @@ class RunningNode:
         log.info("node %s stopped", self.config.node_id)
 
 
+def raft_options(compaction_entries: int | None) -> dict[str, Any]:
+    """RaftConfig overrides for every group of a node: ``log_compaction_min_entries``
+    when a compaction threshold is set. (pysyncobj compacts when the log holds more
+    than that many entries *or* ``log_compaction_min_time`` has passed since the
+    last snapshot, so the entry count alone is enough to force snapshots.)"""
+    if compaction_entries is None:
+        return {}
+    if compaction_entries < 1:
+        raise PreflightError(f"the Raft compaction threshold must be at least 1 entry, not {compaction_entries}")
+    return {"log_compaction_min_entries": int(compaction_entries)}
+
+
 def local_cluster_password(data_dir: str) -> str:
     """A single node's Raft password: generated once in ``<data_dir>/cluster-password`` (0600).
     (Raft traffic is authenticated even on one node; its ports only listen on loopback by default.)"""
@@ -252,6 +269,7 @@ def start_node(config: NodeConfig) -> RunningNode:
                 data_dir=auth_dir, raft_address=config.auth_raft, peers=list(config.auth_peers),
                 grpc_listen=config.auth_grpc, jwt_secret=secret, cluster_password=config.cluster_password,
                 config=AuthConfig(bcrypt_rounds=config.bcrypt_rounds, session_ttl_seconds=config.session_ttl),
+                raft_options=config.raft_options(),
             )
         if "placement" in config.roles:
             from vectron.services.placement.node import serve_placement
@@ -259,7 +277,7 @@ def start_node(config: NodeConfig) -> RunningNode:
             node.parts["placement"] = serve_placement(
                 data_dir=os.path.join(d, "placement"), raft_address=config.placement_raft,
                 peers=list(config.placement_peers), grpc_listen=config.placement_grpc,
-                cluster_password=config.cluster_password,
+                cluster_password=config.cluster_password, raft_options=config.raft_options(),
             )
         if "worker" in config.roles:
             from vectron.services.worker.node import serve_worker
@@ -267,7 +285,7 @@ def start_node(config: NodeConfig) -> RunningNode:
             node.parts["worker"] = serve_worker(
                 data_dir=os.path.join(d, "worker"), placement=config.placement_addresses(), raft_host=config.raft_host,
                 raft_ports=config.raft_ports, grpc_listen=config.worker_grpc, worker_id=f"{config.node_id}-worker",
-                cluster_password=config.cluster_password,
+                cluster_password=config.cluster_password, raft_options=config.raft_options(),
             )
         if "gateway" in config.roles:
             from vectron.services.gateway.api import GatewayConfig

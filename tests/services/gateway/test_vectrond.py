@@ -80,6 +80,77 @@ def test_config_file_supplies_settings(tmp_path: pathlib.Path) -> None:
         assert result.exit_code == 1 and busy in result.output
 
 
+def test_raft_compaction_threshold_reaches_every_groups_raft_config(tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import vectron.daemon
+    import vectron.raft
+    from vectron.services.auth import node as auth_node
+    from vectron.services.placement import node as placement_node
+    from vectron.services.runner import raft_options, start_node
+    from vectron.services.worker import node as worker_node
+
+    # flag, VECTRON_RAFT_COMPACTION_ENTRIES and the TOML key reach NodeConfig; default unchanged
+    seen: list[NodeConfig] = []
+    monkeypatch.setattr(vectron.daemon, "_run_roles", seen.append)
+    cfg = tmp_path / "node.toml"
+    cfg.write_text("raft-compaction-entries = 30\n")
+    for args, env, want in [
+        ([], {}, None),
+        (["--raft-compaction-entries", "50"], {}, 50),
+        ([], {"VECTRON_RAFT_COMPACTION_ENTRIES": "40"}, 40),
+        (["--config", str(cfg)], {}, 30),
+    ]:
+        result = CliRunner().invoke(main, ["--role", "all", *args], env=env)
+        assert result.exit_code == 0, result.output
+        assert seen.pop().raft_compaction_entries == want
+    result = CliRunner().invoke(main, ["--raft-compaction-entries", "0"])
+    assert result.exit_code == 2 and "raft-compaction-entries" in result.output
+    assert raft_options(None) == {} and raft_options(50) == {"log_compaction_min_entries": 50}
+
+    # the runner hands the same options to the auth, placement and worker roles
+    calls: dict[str, object] = {}
+
+    class Part:
+        def stop(self) -> None:
+            pass
+
+    def fake(name: str) -> object:
+        def serve(**kwargs: object) -> Part:
+            calls[name] = kwargs.get("raft_options")
+            return Part()
+        return serve
+
+    monkeypatch.setattr(auth_node, "serve_auth", fake("auth"))
+    monkeypatch.setattr(placement_node, "serve_placement", fake("placement"))
+    monkeypatch.setattr(worker_node, "serve_worker", fake("worker"))
+    node = start_node(NodeConfig(roles=("auth", "placement", "worker"), data_dir=str(tmp_path / "n"), cluster_password="pw",
+                                raft_compaction_entries=50))
+    node.stop()
+    assert calls == {name: {"log_compaction_min_entries": 50} for name in ("auth", "placement", "worker")}
+    monkeypatch.undo()
+
+    # and serve_* builds RaftConfig with them (a RaftGroup stand-in records its config)
+    if not hasattr(vectron.raft, "RaftGroup"):
+        return
+    configs: list[vectron.raft.RaftConfig] = []
+
+    class Recorded(Exception):
+        pass
+
+    def group(fsm: object, config: vectron.raft.RaftConfig) -> None:
+        configs.append(config)
+        raise Recorded
+
+    monkeypatch.setattr(vectron.raft, "RaftGroup", group)
+    with pytest.raises(Recorded):
+        auth_node.serve_auth(data_dir=tmp_path / "a", raft_address="127.0.0.1:1", jwt_secret=b"x" * 32, cluster_password="pw",
+                             raft_options=raft_options(50))
+    with pytest.raises(Recorded):
+        placement_node.serve_placement(data_dir=tmp_path / "p", raft_address="127.0.0.1:1", cluster_password="pw",
+                                       raft_options=raft_options(50))
+    assert [c.log_compaction_min_entries for c in configs] == [50, 50]
+    assert vectron.raft.RaftConfig("a:1", ["a:1"], str(tmp_path), "pw").log_compaction_min_entries == 5000
+
+
 @needs_raft
 def test_single_node_flows_end_to_end(tmp_path: pathlib.Path) -> None:
     d = single_node(tmp_path)
