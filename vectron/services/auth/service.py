@@ -24,7 +24,8 @@ from typing import Any, Protocol, TypeVar
 
 import bcrypt
 
-from vectron.errors import Indeterminate, InvalidArgument, NotFound, ResourceExhausted, Unauthenticated, Unavailable
+from vectron.errors import InvalidArgument, NotFound, ResourceExhausted, Unauthenticated
+from vectron.raft.retry import propose_with_retry
 from vectron.services.auth import api_keys
 from vectron.services.auth.commands import decode_result
 from vectron.services.auth.fsm import AuthStateMachine
@@ -104,23 +105,8 @@ class AuthService:
 
     # -- plumbing ------------------------------------------------------------------
     def _propose(self, command: auth_pb2.AuthCommand) -> auth_pb2.AuthResult:
-        """Propose a command, retrying definite failures and unknown outcomes with the same
-        request id (the FSM dedups it) until ``write_timeout``; raise the result's error."""
-        body = command.SerializeToString()
-        request_id = uuid.uuid4().hex
-        deadline = time.monotonic() + self.config.write_timeout
-        delay = 0.05
-        while True:
-            remaining = deadline - time.monotonic()
-            try:
-                raw = self.group.propose(body, request_id=request_id, timeout=max(0.1, min(remaining, 5.0)))
-                break
-            except (Unavailable, Indeterminate) as exc:
-                if time.monotonic() + delay >= deadline:
-                    raise
-                log.info("auth write %s: %s; retrying", request_id, exc)
-                time.sleep(delay)
-                delay = min(delay * 2, 1.0)
+        """Propose a command (retried with one request id until ``write_timeout``); raise the result's error."""
+        raw = propose_with_retry(self.group, command.SerializeToString(), timeout=self.config.write_timeout, what="auth")
         return decode_result(raw)
 
     def _read(self, fn: Callable[[AuthStateMachine], T], consistency: str | None = None) -> T:

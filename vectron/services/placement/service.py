@@ -24,7 +24,8 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
-from vectron.errors import CollectionAlreadyExists, CollectionNotFound, Indeterminate, InvalidArgument, NotFound, Unavailable
+from vectron.errors import CollectionAlreadyExists, CollectionNotFound, InvalidArgument, NotFound
+from vectron.raft.retry import propose_with_retry
 from vectron.services.placement.commands import decode_result
 from vectron.services.placement.fsm import PlacementStateMachine
 from vectron.services.placement.routing import HASH_SCHEME, shard_of
@@ -162,22 +163,8 @@ class PlacementService:
 
     # -- plumbing ---------------------------------------------------------------------
     def _propose(self, command: placement_pb2.PlacementCommand) -> placement_pb2.PlacementResult:
-        """Propose, retrying definite failures and unknown outcomes with the same request id."""
-        body = command.SerializeToString()
-        request_id = uuid.uuid4().hex
-        deadline = time.monotonic() + self.config.write_timeout
-        delay = 0.05
-        while True:
-            remaining = deadline - time.monotonic()
-            try:
-                raw = self.group.propose(body, request_id=request_id, timeout=max(0.1, min(remaining, 5.0)))
-                break
-            except (Unavailable, Indeterminate) as exc:
-                if time.monotonic() + delay >= deadline:
-                    raise
-                log.info("placement write %s: %s; retrying", request_id, exc)
-                time.sleep(delay)
-                delay = min(delay * 2, 1.0)
+        """Propose a command (retried with one request id until ``write_timeout``); raise the result's error."""
+        raw = propose_with_retry(self.group, command.SerializeToString(), timeout=self.config.write_timeout, what="placement")
         return decode_result(raw)
 
     def _read(self, fn: Callable[[PlacementStateMachine], T], consistency: str | None = None) -> T:
