@@ -140,7 +140,9 @@ def test_raft_compaction_threshold_reaches_every_groups_raft_config(tmp_path: pa
         configs.append(config)
         raise Recorded
 
-    monkeypatch.setattr(vectron.raft, "RaftGroup", group)
+    import vectron.services.groups
+
+    monkeypatch.setattr(vectron.services.groups, "RaftGroup", group)
     with pytest.raises(Recorded):
         auth_node.serve_auth(data_dir=tmp_path / "a", raft_address="127.0.0.1:1", jwt_secret=b"x" * 32, cluster_password="pw",
                              raft_options=raft_options(50))

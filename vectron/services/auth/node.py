@@ -14,11 +14,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from vectron.errors import InvalidArgument
 from vectron.services.auth.fsm import AuthStateMachine
 from vectron.services.auth.grpc_server import SERVICE_NAME, AuthServicer
 from vectron.services.auth.service import AuthConfig, AuthService
 from vectron.services.auth.sessions import TokenIssuer
+from vectron.services.groups import start_service_group
 from vectron.services.serving import GrpcServer, ReadinessWatcher, start_grpc_server
 from vectron.v1 import auth_pb2_grpc
 
@@ -96,27 +96,8 @@ def serve_auth(
     server on ``grpc_listen`` with health checking (SERVING once the group is
     ready) and reflection. Returns at once; the node joins its group in the background.
     With ``status_file``, the replica's Raft status is written there as JSON every second."""
-    from vectron.raft import RaftConfig, RaftGroup
-
-    if not cluster_password:
-        raise InvalidArgument("a cluster password is required (VECTRON_CLUSTER_PASSWORD)", field="cluster_password")
     config = config or AuthConfig()
-    os.makedirs(data_dir, exist_ok=True)
-    fsm = AuthStateMachine(os.path.join(data_dir, "state"))
-    try:
-        group = RaftGroup(
-            fsm,
-            RaftConfig(
-                self_address=raft_address,
-                peers=[raft_address, *peers],
-                data_dir=os.path.join(data_dir, "raft"),
-                password=cluster_password,
-                **(raft_options or {}),
-            ),
-        )
-    except BaseException:
-        fsm.close()
-        raise
+    fsm, group = start_service_group(AuthStateMachine, data_dir, raft_address, peers, cluster_password, raft_options)
     try:
         service = AuthService(group, TokenIssuer(jwt_secret, ttl_seconds=config.session_ttl_seconds), config)
         server = start_grpc_server(

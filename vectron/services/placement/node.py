@@ -9,10 +9,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from vectron.errors import InvalidArgument
 from vectron.services.placement.fsm import PlacementStateMachine
 from vectron.services.placement.grpc_server import SERVICE_NAME, PlacementServicer
 from vectron.services.placement.service import PlacementConfig, PlacementService
+from vectron.services.groups import start_service_group
 from vectron.services.serving import GrpcServer, ReadinessWatcher, start_grpc_server
 from vectron.v1 import placement_pb2_grpc
 
@@ -59,26 +59,7 @@ def serve_placement(
 ) -> PlacementNode:
     """Start a placement node (state under ``data_dir``) and its gRPC server on
     ``grpc_listen`` (health: SERVING once the group is ready; reflection on)."""
-    from vectron.raft import RaftConfig, RaftGroup
-
-    if not cluster_password:
-        raise InvalidArgument("a cluster password is required (VECTRON_CLUSTER_PASSWORD)", field="cluster_password")
-    os.makedirs(data_dir, exist_ok=True)
-    fsm = PlacementStateMachine(os.path.join(data_dir, "state"))
-    try:
-        group = RaftGroup(
-            fsm,
-            RaftConfig(
-                self_address=raft_address,
-                peers=[raft_address, *peers],
-                data_dir=os.path.join(data_dir, "raft"),
-                password=cluster_password,
-                **(raft_options or {}),
-            ),
-        )
-    except BaseException:
-        fsm.close()
-        raise
+    fsm, group = start_service_group(PlacementStateMachine, data_dir, raft_address, peers, cluster_password, raft_options)
     try:
         service = PlacementService(group, config)
         server = start_grpc_server(
