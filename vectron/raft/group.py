@@ -41,6 +41,8 @@ from typing import Any, Generic, TypeVar
 
 from pysyncobj import FAIL_REASON, SERIALIZER_STATE, SyncObj, SyncObjConf, replicated
 from pysyncobj.serializer import Serializer
+from pysyncobj.monotonic import monotonic as pysyncobj_clock
+from pysyncobj.tcp_connection import CONNECTION_STATE
 from pysyncobj.transport import TCPTransport
 from pysyncobj.version import VERSION as PYSYNCOBJ_VERSION
 
@@ -100,6 +102,10 @@ class RaftConfig:
     leader_fallback_timeout: float = 2.0
     connection_timeout: float = 3.5
     connection_retry_time: float = 0.5
+    #: A ping on every connection this often (see _Transport); well under connection_timeout.
+    keepalive_period: float = 1.0
+    #: A TCP connect still pending after this long is abandoned and retried.
+    connect_timeout: float = 1.0
     log_compaction_min_entries: int = 5000
     log_compaction_min_time: float = 300.0
     commands_queue_size: int = 10_000
@@ -145,15 +151,61 @@ def _install_noise_filter() -> None:
         target.addFilter(_ResendNoiseFilter())
 
 
-class _DurableTransport(TCPTransport):  # type: ignore[misc]
-    """Syncs the journal before anything leaves the node: an entry is
-    acknowledged (or replicated by a leader) only once it is on disk."""
+class _Transport(TCPTransport):  # type: ignore[misc]
+    """pysyncobj's TCP transport, made durable and quick to notice a silent network.
+
+    * It syncs the journal before any Raft message leaves the node: an entry is
+      acknowledged (or replicated by a leader) only once it is on disk.
+    * Every ``keepalive_period`` it sends a ping on every connection. pysyncobj
+      closes a connection that has read nothing for ``connection_timeout``, but
+      only when it next sends on it; two followers exchange nothing, so after a
+      leader's loss the first RequestVote between them found the connection
+      "stale", closed it and was lost, and a connection killed by a silent
+      partition stayed "connected" until someone sent on it. With pings, every
+      live connection reads something every period and a dead one is closed
+      within ``connection_timeout`` on both sides.
+    * A connection attempt pending for ``connect_timeout`` is abandoned and
+      retried with a fresh socket. pysyncobj only checks timeouts on socket
+      events, and a SYN lost to a partition is retried by the kernel with
+      exponential backoff (1, 2, 4, 8, 16 s...), so after the partition healed
+      a node could wait tens of seconds before it reconnected.
+    """
+
+    _PING = {"type": "vectron_ping"}  # SyncObj ignores message types it does not know
+
+    def __init__(self, syncObj: Any, selfNode: Any, otherNodes: Any) -> None:  # noqa: N803 (pysyncobj's names)
+        config: RaftConfig = syncObj._rsm_group.config
+        self._keepalive_period = config.keepalive_period
+        self._connect_timeout = config.connect_timeout
+        self._next_ping = 0.0
+        self._handshaken: set[Any] = set()
+        super().__init__(syncObj, selfNode, otherNodes)
 
     def send(self, node: Any, message: Any) -> bool:
         journal = getattr(self._syncObj, "_rsm_journal", None)
         if journal is not None:
             journal.sync()
         return bool(super().send(node, message))
+
+    def _onNodeConnected(self, node: Any) -> None:  # noqa: N802
+        self._handshaken.add(node)
+        super()._onNodeConnected(node)
+
+    def _onNodeDisconnected(self, node: Any) -> None:  # noqa: N802
+        self._handshaken.discard(node)
+        super()._onNodeDisconnected(node)
+
+    def _onTick(self) -> None:  # noqa: N802
+        super()._onTick()
+        now = pysyncobj_clock()  # the clock of _lastConnectAttempt
+        for node, conn in list(self._connections.items()):
+            started = self._lastConnectAttempt.get(node)
+            if conn.state == CONNECTION_STATE.CONNECTING and started is not None and now - started > self._connect_timeout:
+                conn.disconnect()  # retried after connection_retry_time, with a new socket
+        if now >= self._next_ping:
+            self._next_ping = now + self._keepalive_period
+            for node in list(self._handshaken):
+                TCPTransport.send(self, node, self._PING)  # no journal sync needed for a ping
 
 
 class _SnapshotSerializer(Serializer):  # type: ignore[misc]
@@ -236,7 +288,7 @@ class _Node(SyncObj):  # type: ignore[misc]
     def __init__(self, group: "RaftGroup[Any]", self_address: str, others: list[str], conf: SyncObjConf) -> None:
         self._rsm_group = group
         self._rsm_journal: DurableJournal | None = None
-        super().__init__(self_address, others, conf, transportClass=_DurableTransport)
+        super().__init__(self_address, others, conf, transportClass=_Transport)
 
     @replicated
     def _rsm_apply(self, command: bytes) -> bytes | None:
@@ -411,6 +463,8 @@ class RaftGroup(Generic[S]):
         self._woken_for = 0
         if self._solo:
             self._node.addOnTickCallback(self._commit_solo_entries_now)
+        self._seen_role: tuple[str, str | None, int] = ("", None, -1)
+        self._node.addOnTickCallback(self._log_role_changes)
         self._thread = threading.Thread(target=self._run, name=f"raft-{config.self_address}", daemon=True)
         self._thread.start()
 
@@ -689,6 +743,14 @@ class RaftGroup(Generic[S]):
             notifier = getattr(node, "_SyncObj__pipeNotifier", None)  # pysyncobj's own (version pinned)
             if notifier is not None:
                 notifier.notify()
+
+    def _log_role_changes(self) -> None:
+        """One INFO line whenever this node's role, term or known leader changes:
+        elections leave a trail in the node's log (and in jepsen-like runs)."""
+        seen = (self._node._rsm_role(), self.leader(), self._node.raftCurrentTerm)
+        if seen != self._seen_role:
+            self._seen_role = seen
+            logger.info("raft %s: %s in term %d, leader %s", self._address, seen[0], seen[2], seen[1] or "unknown")
 
     def _on_apply(self, index: int, command: bytes) -> bytes | None:
         if self._fatal:

@@ -5,11 +5,12 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Sequence
-from typing import Any, Generic, TypeVar
+from typing import Generic, TypeVar
 
 import grpc
 
 from vectron.errors import Unavailable
+from vectron.services.channels import open_channel
 from vectron.services.grpc_errors import error_from_rpc_error
 
 S = TypeVar("S")
@@ -31,11 +32,10 @@ class FailoverStubs(Generic[S]):
         *,
         timeout: float,
         what: str,
-        options: Sequence[tuple[str, Any]] = (),
     ) -> None:
         if not addresses:
             raise ValueError(f"give at least one {what} node address")
-        self._channels = [grpc.insecure_channel(a, options=list(options)) for a in addresses]
+        self._channels = [open_channel(a) for a in addresses]
         self._stubs = [make_stub(c) for c in self._channels]
         self._timeout = timeout
         self._what = what

@@ -13,6 +13,8 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
+from vectron.services.channels import SERVER_OPTIONS
+
 __all__ = ["GrpcServer", "start_grpc_server", "ReadinessWatcher"]
 
 log = logging.getLogger(__name__)
@@ -51,7 +53,7 @@ def start_grpc_server(
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="grpc"),
         interceptors=list(interceptors),
-        options=[("grpc.so_reuseport", 0), *options],
+        options=[("grpc.so_reuseport", 0), *SERVER_OPTIONS, *options],
     )
     register(server)
     health_servicer = health.HealthServicer(experimental_non_blocking=True)

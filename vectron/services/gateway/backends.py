@@ -19,18 +19,11 @@ from typing import Any, Protocol
 
 import grpc
 
+from vectron.services.channels import open_channel
 from vectron.services.failover import FailoverStubs
 from vectron.v1 import placement_pb2, placement_pb2_grpc, worker_pb2_grpc
 
-__all__ = ["PlacementBackend", "PlacementClient", "WorkerPool", "LocalStub", "GRPC_OPTIONS"]
-
-
-#: channel options shared by the gateway's clients: large messages (batches of vectors)
-GRPC_OPTIONS = [
-    ("grpc.max_send_message_length", 256 << 20),
-    ("grpc.max_receive_message_length", 256 << 20),
-    ("grpc.enable_retries", 1),
-]
+__all__ = ["PlacementBackend", "PlacementClient", "WorkerPool", "LocalStub"]
 
 
 class PlacementBackend(Protocol):
@@ -50,7 +43,7 @@ class PlacementClient:
 
     def __init__(self, addresses: Sequence[str], *, timeout: float = 10.0) -> None:
         self._nodes = FailoverStubs(
-            addresses, placement_pb2_grpc.PlacementServiceStub, timeout=timeout, what="placement", options=GRPC_OPTIONS
+            addresses, placement_pb2_grpc.PlacementServiceStub, timeout=timeout, what="placement"
         )
         self._call = self._nodes.call
 
@@ -176,7 +169,7 @@ class WorkerPool:
         with self._lock:
             stub = self._stubs.get(address)
             if stub is None:
-                channel = grpc.insecure_channel(address, options=GRPC_OPTIONS)
+                channel = open_channel(address)
                 self._channels[address] = channel
                 stub = self._stubs[address] = worker_pb2_grpc.WorkerServiceStub(channel)
             return stub

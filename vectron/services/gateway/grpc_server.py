@@ -306,7 +306,6 @@ def start_gateway_grpc(gateway: Gateway, listen: str, *, metrics: GatewayMetrics
         lambda s: gateway_pb2_grpc.add_VectronServiceServicer_to_server(VectronServicer(gateway, metrics), s),
         [SERVICE_NAME],
         max_workers=max_workers,
-        options=[("grpc.max_receive_message_length", 256 << 20), ("grpc.max_send_message_length", 256 << 20)],
     )
     server.set_serving(True)
     return server

@@ -23,6 +23,7 @@ from concurrent import futures
 
 import grpc
 
+from vectron.services.channels import open_channel
 from vectron.services.worker.replicas import ReplicaHost
 from vectron.v1 import placement_pb2, placement_pb2_grpc
 
@@ -50,7 +51,7 @@ class PlacementAgent:
         self._stats = stats
         self.interval = interval
         self.rpc_timeout = rpc_timeout
-        self._channels = {a: grpc.insecure_channel(a) for a in placement_addresses}
+        self._channels = {a: open_channel(a) for a in placement_addresses}
         self._stubs = {a: placement_pb2_grpc.PlacementServiceStub(c) for a, c in self._channels.items()}
         self._pool = futures.ThreadPoolExecutor(max_workers=len(self._stubs), thread_name_prefix="heartbeat")
         self.registered = False

@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 import grpc
 
 from vectron.errors import DimensionMismatch, InvalidArgument, NotLeader
+from vectron.services.channels import open_channel
 from vectron.services.grpc_errors import error_from_rpc_error, grpc_error_boundary
 from vectron.services.worker.convert import (
     hit_to_proto,
@@ -71,7 +72,7 @@ class ChannelPool:
         with self._lock:
             channel = self._channels.get(address)
             if channel is None:
-                channel = self._channels[address] = grpc.insecure_channel(address)
+                channel = self._channels[address] = open_channel(address)
         return worker_pb2_grpc.WorkerServiceStub(channel)
 
     def close(self) -> None:
