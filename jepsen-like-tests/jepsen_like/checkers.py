@@ -9,12 +9,13 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from jepsen_like.history import Op
+from jepsen_like.history import FaultWindow, Op
 from jepsen_like.linearizability import check_registers
 
 __all__ = [
     "CheckResult",
     "check_auth_uniqueness",
+    "check_availability",
     "check_convergence",
     "check_linearizable_registers",
     "check_search_visibility",
@@ -175,3 +176,30 @@ def check_convergence(samples: Sequence[Mapping[str, Mapping[str, int | None]]],
     groups = len(samples[-1]) if samples else 0
     summary = f"{groups} groups, {len(samples)} samples, {len(problems)} problems"
     return CheckResult("convergence", not problems, summary, _limit(problems))
+
+
+def check_availability(ops: Iterable[Op], faults: Sequence[FaultWindow], *, grace: float = 10.0,
+                       writes: tuple[str, ...] = ("add", "write")) -> CheckResult:
+    """A fault that takes away a minority must not stop the majority. For each fault
+    longer than ``2 * grace``: every write sent through the gateway of a node it did
+    not cut off, from ``grace`` seconds after it began (time for failure detection and
+    an election) until it ended, is acknowledged ok within ``grace`` seconds. Writes
+    through the cut-off nodes are not judged (they may hang or fail)."""
+    problems: list[str] = []
+    judged = windows = 0
+    ops = list(ops)
+    for w in faults:
+        if w.end - w.start < 2 * grace:
+            continue
+        windows += 1
+        for o in ops:
+            node = o.extra.get("node")
+            if o.f not in writes or node is None or node in w.cut_off or not (w.start + grace <= o.call < w.end):
+                continue
+            judged += 1
+            if o.outcome != "ok" or o.ret - o.call > grace:
+                took = f"ok after {o.ret - o.call:.1f} s" if o.outcome == "ok" else o.outcome
+                problems.append(f"{w.action} at {w.start:.1f}-{w.end:.1f} s (cut off: {', '.join(sorted(w.cut_off))}): "
+                                f"{o.f} {o.key!r} via {node} at {o.call:.1f} s: {took} {o.extra.get('error') or ''}".rstrip())
+    summary = f"{windows} faults held over {2 * grace:.0f} s, {judged} writes through reachable nodes judged, {len(problems)} not acknowledged in {grace:.0f} s"
+    return CheckResult("availability", not problems, summary, _limit(problems))

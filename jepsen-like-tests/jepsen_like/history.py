@@ -14,10 +14,11 @@ import math
 import pathlib
 import threading
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import IO, Any
 
-__all__ = ["History", "Op", "load_history", "pair_events"]
+__all__ = ["FaultWindow", "History", "Op", "fault_windows", "load_history", "pair_events"]
 
 OUTCOMES = ("ok", "fail", "info")
 
@@ -91,6 +92,29 @@ class History:
     def ops(self) -> list[Op]:
         with self._lock:
             return pair_events(list(self.events))
+
+
+@dataclass(frozen=True)
+class FaultWindow:
+    """One fault that left a majority connected: from ``start`` to ``end`` (history
+    times), ``cut_off`` the gateways (URLs) of the nodes it took away."""
+
+    action: str
+    start: float
+    end: float
+    cut_off: frozenset[str]
+
+
+def fault_windows(events: list[dict[str, Any]], url_of: Mapping[str, str]) -> list[FaultWindow]:
+    """The nemesis notes that name ``cut_off`` nodes, each until the next nemesis note
+    (faults come one at a time: the next note is its heal). ``url_of``: node name -> URL."""
+    notes = [e for e in events if e.get("type") == "nemesis"]
+    out = []
+    for i, e in enumerate(notes):
+        if "cut_off" in e:
+            end = notes[i + 1]["time"] if i + 1 < len(notes) else math.inf
+            out.append(FaultWindow(e["action"], e["time"], end, frozenset(url_of[n] for n in e["cut_off"])))
+    return out
 
 
 def pair_events(events: list[dict[str, Any]]) -> list[Op]:

@@ -12,6 +12,10 @@ Faults by family (the ``--nemesis`` names):
   middle node connects) and a one-way cut;
 - ``netem`` (namespaces and the netem qdisc only): delay and loss on every
   node's link.
+
+A fault that leaves a majority of the nodes up and connected names the others
+in its note as ``cut_off``: the availability checker expects the gateways of
+the rest to keep acknowledging writes while it lasts.
 """
 
 from __future__ import annotations
@@ -93,13 +97,14 @@ class Nemesis:
             for v in victims:
                 self.nodes.kill(v)
                 self.killed.add(v)
-            self._note(f"kill-{kind}", nodes=[self.nodes.specs[v].name for v in victims], why=why)
+            names = [self.nodes.specs[v].name for v in victims]
+            self._note(f"kill-{kind}", nodes=names, why=why, **({} if kind == "majority" else {"cut_off": names}))
             return lambda: self._restart(victims)
         if family == "pause":
             kind = self.rng.choice(["one", "leader"])
             v, why = self._leader_or_random() if kind == "leader" else (self.rng.randrange(n), "random")
             self.nodes.pause(v)
-            self._note(f"pause-{kind}", node=self.nodes.specs[v].name, why=why)
+            self._note(f"pause-{kind}", node=self.nodes.specs[v].name, why=why, cut_off=[self.nodes.specs[v].name])
             return lambda: self._resume(v)
         if family == "partition":
             assert self.network is not None
@@ -112,11 +117,13 @@ class Nemesis:
                 sides = [[v], [x for x in range(n) if x != v]]
                 self.network.partition(sides)
                 desc = f"{self.nodes.specs[v].name} isolated ({why})"
+                minority = [v]
             elif kind == "halves":
                 k = n // 2
                 sides = [order[:k], order[k:]]
                 self.network.partition(sides)
                 desc = " | ".join(",".join(self.nodes.specs[x].name for x in sorted(s)) for s in sides)
+                minority = sides[0]
             elif kind == "bridge":
                 mid, rest = order[0], order[1:]
                 left, right = rest[: len(rest) // 2], rest[len(rest) // 2:]
@@ -126,13 +133,16 @@ class Nemesis:
                         self.network.cut(b, a)
                 desc = f"{','.join(self.nodes.specs[x].name for x in left)} <- {self.nodes.specs[mid].name} -> " \
                        f"{','.join(self.nodes.specs[x].name for x in right)}"
+                minority = []  # no node is cut off from a majority, none is fully connected either
             else:  # one-way: a node hears nobody (its inbound is cut), can still send
                 v = order[0]
                 for x in range(n):
                     if x != v:
                         self.network.cut(x, v)
                 desc = f"nobody reaches {self.nodes.specs[v].name} (it still sends)"
-            self._note(f"partition-{kind}", partition=desc)
+                minority = [v]
+            cut_off = {"cut_off": [self.nodes.specs[x].name for x in minority]} if minority else {}
+            self._note(f"partition-{kind}", partition=desc, **cut_off)
             return self._heal_network
         if family == "leader-one-way":
             # the leader of a shard group still sends (its appends reach the followers)
@@ -148,7 +158,8 @@ class Nemesis:
             for x in range(n):
                 if x != v:
                     self.network.cut(x, v)
-            self._note("partition-leader-one-way", partition=f"nobody reaches {self.nodes.specs[v].name} ({why}; it still sends)")
+            name = self.nodes.specs[v].name
+            self._note("partition-leader-one-way", partition=f"nobody reaches {name} ({why}; it still sends)", cut_off=[name])
             return self._heal_network
         if family == "netem":
             assert self.network is not None

@@ -22,12 +22,13 @@ import httpx
 from jepsen_like.checkers import (
     CheckResult,
     check_auth_uniqueness,
+    check_availability,
     check_convergence,
     check_linearizable_registers,
     check_search_visibility,
     check_set,
 )
-from jepsen_like.history import History, Op
+from jepsen_like.history import History, Op, fault_windows
 from jepsen_like.nemesis import Nemesis
 from jepsen_like.net import Network, NetworkUnavailable, netem_available, pick_subnet
 from jepsen_like.nodes import Nodes, free_loopback_base, node_specs
@@ -301,6 +302,9 @@ def _final_checks(cfg: RunConfig, nodes: Nodes, urls: list[str], key: str, histo
                 listed[url] = None if cols is None else {
                     c["name"]: {"dimension": c["dimension"]} for c in cols if c["name"] not in (REGISTER_COLLECTION, SET_COLLECTION)}
             results.append(check_set(creates, listed, f="create", name="collections (placement group)"))
+    if {"register", "set"} & set(cfg.workloads):
+        url_of = {spec.name: spec.url for spec in nodes.specs}
+        results.append(check_availability(ops, fault_windows(history.events, url_of)))
     results.append(_convergence(nodes))
     if "set" in cfg.workloads:
         # after convergence, every replica answers alike: read through any replica too
