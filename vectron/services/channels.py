@@ -1,12 +1,20 @@
 """gRPC options every Vectron service uses for its channels and its servers.
 
-Keepalive pings are what make failover work when a network cut is silent (a
-partition drops packets; nothing answers with a reset): without them a call to a
-cut-off peer waits for its whole deadline, and the caller never moves on to
-another replica. With them, a connection that stops answering pings is closed
-within ``KEEPALIVE_TIME_MS + KEEPALIVE_TIMEOUT_MS``; its calls fail UNAVAILABLE
-and new calls fail fast until the peer is reachable again. Servers must accept
-pings that often (and on idle connections), or they answer with GOAWAY.
+These options are what make failover work when a peer goes silent (a partition
+drops its packets, or its process is paused: nothing answers with a reset).
+gRPC's defaults would let a call to such a peer wait for its whole deadline, so
+the caller never moved on to another replica in time:
+
+* keepalive pings: a connection that stops answering them is closed within
+  ``KEEPALIVE_TIME_MS + KEEPALIVE_TIMEOUT_MS``; its calls fail UNAVAILABLE.
+  Servers must accept pings that often (and on idle connections), or they
+  answer with GOAWAY;
+* a connection attempt gets ``CONNECT_TIMEOUT_MS`` (gRPC's default is 20 s: a
+  paused process's kernel completes the TCP handshake, but the HTTP/2 one never
+  comes, and calls queued meanwhile wait); after it the channel fails calls at
+  once with UNAVAILABLE ("failed to connect": nothing was sent);
+* reconnection is tried at least every ``MAX_RECONNECT_BACKOFF_MS`` (the default
+  backoff grows to 120 s), so a peer that comes back is used again promptly.
 """
 
 from __future__ import annotations
@@ -17,6 +25,8 @@ __all__ = ["CHANNEL_OPTIONS", "SERVER_OPTIONS", "open_channel"]
 
 KEEPALIVE_TIME_MS = 1000
 KEEPALIVE_TIMEOUT_MS = 2000
+CONNECT_TIMEOUT_MS = 1000
+MAX_RECONNECT_BACKOFF_MS = 2000
 MAX_MESSAGE_BYTES = 256 << 20  # batches of vectors
 
 CHANNEL_OPTIONS: tuple[tuple[str, int], ...] = (
@@ -25,8 +35,12 @@ CHANNEL_OPTIONS: tuple[tuple[str, int], ...] = (
     ("grpc.enable_retries", 1),
     ("grpc.keepalive_time_ms", KEEPALIVE_TIME_MS),
     ("grpc.keepalive_timeout_ms", KEEPALIVE_TIMEOUT_MS),
+    ("grpc.http2.ping_timeout_ms", KEEPALIVE_TIMEOUT_MS),  # gRPC >= 1.6x times out a keepalive ping by this one
     ("grpc.keepalive_permit_without_calls", 1),
     ("grpc.http2.max_pings_without_data", 0),
+    ("grpc.min_reconnect_backoff_ms", CONNECT_TIMEOUT_MS),  # gRPC core's minimum connect timeout
+    ("grpc.initial_reconnect_backoff_ms", CONNECT_TIMEOUT_MS // 2),
+    ("grpc.max_reconnect_backoff_ms", MAX_RECONNECT_BACKOFF_MS),
 )
 
 SERVER_OPTIONS: tuple[tuple[str, int], ...] = (

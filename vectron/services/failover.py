@@ -9,9 +9,9 @@ from typing import Generic, TypeVar
 
 import grpc
 
-from vectron.errors import Unavailable
+from vectron.errors import Indeterminate, Unavailable
 from vectron.services.channels import open_channel
-from vectron.services.grpc_errors import error_from_rpc_error
+from vectron.services.grpc_errors import error_from_rpc_error, may_have_been_applied
 
 S = TypeVar("S")
 T = TypeVar("T")
@@ -22,7 +22,9 @@ class FailoverStubs(Generic[S]):
 
     Only UNAVAILABLE moves on (with a short backoff); any other status is the
     answer, turned back into the vectron.errors the server raised. The node
-    that answered last is tried first next time.
+    that answered last is tried first next time. A call that is not idempotent
+    (a write) is not sent again after a failure that may have reached the server
+    (see :func:`may_have_been_applied`): it ends Indeterminate instead.
     """
 
     def __init__(
@@ -46,7 +48,7 @@ class FailoverStubs(Generic[S]):
         for channel in self._channels:
             channel.close()
 
-    def call(self, fn: Callable[[S, float], T]) -> T:
+    def call(self, fn: Callable[[S, float], T], *, idempotent: bool = True) -> T:
         """``fn(stub, remaining_seconds)`` on the first node that answers within the timeout."""
         deadline = time.monotonic() + self._timeout
         with self._lock:
@@ -63,6 +65,8 @@ class FailoverStubs(Generic[S]):
                     self._next = i
                 return out
             except grpc.RpcError as exc:
+                if not idempotent and may_have_been_applied(exc):
+                    raise Indeterminate(f"{self._what} call may have been applied: {exc.details()}") from None
                 if exc.code() != grpc.StatusCode.UNAVAILABLE:
                     raise error_from_rpc_error(exc) from None
                 last = exc

@@ -29,6 +29,7 @@ __all__ = [
     "grpc_error_boundary",
     "ErrorMappingInterceptor",
     "error_from_rpc_error",
+    "may_have_been_applied",
 ]
 
 log = logging.getLogger(__name__)
@@ -168,3 +169,19 @@ def error_from_rpc_error(exc: grpc.RpcError) -> VectronError:
     if isinstance(error, NotLeader):
         error.leader = trailers.get(LEADER_KEY)
     return error
+
+
+def may_have_been_applied(exc: grpc.RpcError) -> bool:
+    """Whether a failed call may still have taken effect on the server (client side).
+
+    Yes when it timed out, when the server said its outcome is unknown
+    (Indeterminate), and when the connection broke after the request went out: an
+    UNAVAILABLE the server did not send itself (no error code in the trailers) and
+    that is not a failed connect (keepalive timeout, reset, "Stream removed")."""
+    code = exc.code()
+    if code == grpc.StatusCode.DEADLINE_EXCEEDED:
+        return True
+    trailers = dict(exc.trailing_metadata() or ())
+    if ERROR_CODE_KEY in trailers:
+        return trailers[ERROR_CODE_KEY] == "indeterminate"
+    return code == grpc.StatusCode.UNAVAILABLE and not (exc.details() or "").startswith("failed to connect")

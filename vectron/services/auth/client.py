@@ -40,7 +40,7 @@ class AuthClient:
 
     def register_user(self, email: str, password: str) -> User:
         req = auth_pb2.RegisterUserRequest(email=email, password=password)
-        return User.from_proto(self._call(lambda s, t: s.RegisterUser(req, timeout=t)).user)
+        return User.from_proto(self._call(lambda s, t: s.RegisterUser(req, timeout=t), idempotent=False).user)
 
     def login(self, email: str, password: str) -> LoginResult:
         req = auth_pb2.LoginRequest(email=email, password=password)
@@ -53,15 +53,15 @@ class AuthClient:
 
     def logout(self, token: str) -> None:
         req = auth_pb2.LogoutRequest()
-        self._call(lambda s, t: s.Logout(req, metadata=self._md(token), timeout=t))
+        self._call(lambda s, t: s.Logout(req, metadata=self._md(token), timeout=t), idempotent=False)
 
     def delete_user(self, token: str) -> None:
         req = auth_pb2.DeleteUserRequest()
-        self._call(lambda s, t: s.DeleteUser(req, metadata=self._md(token), timeout=t))
+        self._call(lambda s, t: s.DeleteUser(req, metadata=self._md(token), timeout=t), idempotent=False)
 
     def create_api_key(self, token: str, name: str, plan: str = "", scope: str = "") -> CreatedKey:
         req = auth_pb2.CreateAPIKeyRequest(name=name, plan=plan, scope=scope)
-        r = self._call(lambda s, t: s.CreateAPIKey(req, metadata=self._md(token), timeout=t))
+        r = self._call(lambda s, t: s.CreateAPIKey(req, metadata=self._md(token), timeout=t), idempotent=False)
         return CreatedKey(key=r.key, info=ApiKeyInfo.from_proto(r.info))
 
     def list_api_keys(self, token: str) -> list[ApiKeyInfo]:
@@ -71,7 +71,7 @@ class AuthClient:
 
     def revoke_api_key(self, token: str, key_id: str) -> ApiKeyInfo:
         req = auth_pb2.RevokeAPIKeyRequest(key_id=key_id)
-        return ApiKeyInfo.from_proto(self._call(lambda s, t: s.RevokeAPIKey(req, metadata=self._md(token), timeout=t)).info)
+        return ApiKeyInfo.from_proto(self._call(lambda s, t: s.RevokeAPIKey(req, metadata=self._md(token), timeout=t), idempotent=False).info)
 
     def validate_api_key(self, key: str) -> KeyValidation:
         req = auth_pb2.ValidateAPIKeyRequest(key=key)

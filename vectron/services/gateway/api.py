@@ -64,7 +64,7 @@ from vectron.services.auth.model import ApiKeyInfo, Plan, User
 from vectron.services.gateway import models as m
 from vectron.services.gateway.backends import PlacementBackend, WorkerPool
 from vectron.services.gateway.limits import TokenBucketLimiter
-from vectron.services.grpc_errors import error_from_rpc_error
+from vectron.services.grpc_errors import error_from_rpc_error, may_have_been_applied
 from vectron.services.placement.routing import group_by_shard
 from vectron.store.filters import compile_filter
 from vectron.v1 import placement_pb2, points_pb2, worker_pb2
@@ -88,11 +88,6 @@ _CONSISTENCY = {
     "leader": worker_pb2.LEADER,
     "any": worker_pb2.ANY,
 }
-
-
-def _maybe_applied(exc: grpc.RpcError) -> bool:
-    """Whether a failed write RPC may still have been applied (indeterminate or timed out)."""
-    return exc.code() == grpc.StatusCode.DEADLINE_EXCEEDED or isinstance(error_from_rpc_error(exc), Indeterminate)
 
 
 def _worst(errors_: Iterable[VectronError]) -> VectronError:
@@ -522,7 +517,7 @@ class Gateway:
                         self._set_leader(cid, shard, address)
                     continue
                 except grpc.RpcError as exc:
-                    maybe_applied = write and _maybe_applied(exc)
+                    maybe_applied = write and may_have_been_applied(exc)
 
             def retry(
                 shard_id: int = shard_id,
@@ -596,7 +591,7 @@ class Gateway:
                 if status in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED) or isinstance(err, (Unavailable, Indeterminate)):
                     self._set_leader(ref.collection_id, shard, None)
                     state["refresh"] = True
-                    if write and _maybe_applied(exc):
+                    if write and may_have_been_applied(exc):
                         state["indeterminate"] = True  # the write may have been applied
                         raise Indeterminate(f"shard {shard_id} of {name!r}: {err.message}") from None
                     if isinstance(err, (Unavailable, Indeterminate)):

@@ -55,11 +55,11 @@ class PlacementClient:
         return placement_pb2.CollectionRef(owner=owner, name=name)
 
     def create_collection(self, req: placement_pb2.CreateCollectionRequest) -> placement_pb2.RoutingTable:
-        return self._call(lambda s, t: s.CreateCollection(req, timeout=t)).routing
+        return self._call(lambda s, t: s.CreateCollection(req, timeout=t), idempotent=False).routing
 
     def drop_collection(self, owner: str, name: str) -> None:
         req = placement_pb2.DropCollectionRequest(collection=self._ref(owner, name))
-        self._call(lambda s, t: s.DropCollection(req, timeout=t))
+        self._call(lambda s, t: s.DropCollection(req, timeout=t), idempotent=False)
 
     def list_collections(self, owner: str) -> list[placement_pb2.CollectionInfo]:
         req = placement_pb2.ListCollectionsRequest(owner=owner)
