@@ -187,6 +187,7 @@ def check_availability(ops: Iterable[Op], faults: Sequence[FaultWindow], *, grac
     through the cut-off nodes are not judged (they may hang or fail)."""
     problems: list[str] = []
     judged = windows = 0
+    slowest = 0.0
     ops = list(ops)
     for w in faults:
         if w.end - w.start < 2 * grace:
@@ -197,9 +198,12 @@ def check_availability(ops: Iterable[Op], faults: Sequence[FaultWindow], *, grac
             if o.f not in writes or node is None or node in w.cut_off or not (w.start + grace <= o.call < w.end):
                 continue
             judged += 1
+            if o.outcome == "ok":
+                slowest = max(slowest, o.ret - o.call)
             if o.outcome != "ok" or o.ret - o.call > grace:
                 took = f"ok after {o.ret - o.call:.1f} s" if o.outcome == "ok" else o.outcome
                 problems.append(f"{w.action} at {w.start:.1f}-{w.end:.1f} s (cut off: {', '.join(sorted(w.cut_off))}): "
                                 f"{o.f} {o.key!r} via {node} at {o.call:.1f} s: {took} {o.extra.get('error') or ''}".rstrip())
-    summary = f"{windows} faults held over {2 * grace:.0f} s, {judged} writes through reachable nodes judged, {len(problems)} not acknowledged in {grace:.0f} s"
+    summary = (f"{windows} faults held over {2 * grace:.0f} s, {judged} writes through reachable nodes judged "
+               f"(slowest ok {slowest:.1f} s), {len(problems)} not acknowledged in {grace:.0f} s")
     return CheckResult("availability", not problems, summary, _limit(problems))
