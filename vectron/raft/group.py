@@ -283,12 +283,107 @@ class _SnapshotSerializer(Serializer):  # type: ignore[misc]
 
 
 class _Node(SyncObj):  # type: ignore[misc]
-    """The pysyncobj object: one replicated method that hands entries to the group."""
+    """The pysyncobj object: one replicated method that hands entries to the group,
+    plus what pysyncobj 0.3.17 lacks for elections (its private state, version pinned):
+
+    * **PreVote** (Raft thesis 9.6): before a follower or candidate starts an
+      election (a new term) it asks its peers whether they would vote for it; only
+      with a majority of yeses does the real election start. A peer says yes when
+      its log is not newer and it has not heard from a leader for
+      ``election_timeout_min`` (and is not the leader). So a node that cannot
+      reach a majority (cut off, one-way or not) never raises its term, and on
+      rejoining it does not depose a working leader: before, every heal cost each
+      of its groups an election.
+    * **Term notice**: pysyncobj ignores an AppendEntries from an older term
+      without a word, so a node whose term got ahead (an election it started
+      and lost) would never hear its leader again, and with PreVote nobody would
+      grant its elections: it tells such a leader its term instead, the leader
+      steps down and the group elects a leader both accept (standard Raft: a
+      reply carries the term).
+    """
+
+    _PRE_VOTE = "vectron_pre_vote"
+    _PRE_VOTE_REPLY = "vectron_pre_vote_reply"
+    _TERM_NOTICE = "vectron_term"
+    _FOLLOWER, _CANDIDATE, _LEADER = 0, 1, 2  # pysyncobj's _RAFT_STATE
 
     def __init__(self, group: "RaftGroup[Any]", self_address: str, others: list[str], conf: SyncObjConf) -> None:
         self._rsm_group = group
         self._rsm_journal: DurableJournal | None = None
+        self._rsm_leader_heard = 0.0  # when an AppendEntries of the current term last arrived
+        self._rsm_pre_vote_round = 0
+        self._rsm_pre_votes: set[Any] = set()
+        self._rsm_pre_vote_won = False
         super().__init__(self_address, others, conf, transportClass=_Transport)
+        self._SyncObj__transport.setOnMessageReceivedCallback(self._rsm_on_message)
+
+    # -- elections: PreVote and term notices (run on the tick thread) -------------------
+    def _onTick(self, timeToWait: float = 0.0) -> None:  # noqa: N802, N803 (pysyncobj's names)
+        """Hold back an election whose timer ran out until a PreVote round won it."""
+        if (
+            self._SyncObj__raftState != self._LEADER
+            and self._SyncObj__otherNodes
+            and self._SyncObj__raftElectionDeadline < pysyncobj_clock()
+        ):
+            if self._rsm_pre_vote_won:
+                self._rsm_pre_vote_won = False  # pysyncobj starts the election in this tick
+                self._rsm_pre_vote_round += 1  # late yeses of the round just won count for nothing
+            else:
+                self._SyncObj__raftElectionDeadline = pysyncobj_clock() + self._SyncObj__generateRaftTimeout()
+                self._rsm_ask_pre_votes()
+        super()._onTick(timeToWait)
+
+    def _rsm_ask_pre_votes(self) -> None:
+        self._rsm_pre_vote_round += 1
+        self._rsm_pre_votes = {self.selfNode}
+        message = {
+            "type": self._PRE_VOTE,
+            "round": self._rsm_pre_vote_round,
+            "last_log_index": self._SyncObj__getCurrentLogIndex(),
+            "last_log_term": self._SyncObj__getCurrentLogTerm(),
+        }
+        for node in self._SyncObj__otherNodes:
+            self._SyncObj__transport.send(node, message)
+
+    def _rsm_on_message(self, node: Any, message: Any) -> None:
+        kind = message.get("type") if isinstance(message, dict) else None
+        if kind == self._PRE_VOTE:
+            self._rsm_answer_pre_vote(node, message)
+        elif kind == self._PRE_VOTE_REPLY:
+            self._rsm_count_pre_vote(node, message)
+        elif kind == self._TERM_NOTICE:
+            self._rsm_on_term_notice(message["term"])
+        else:
+            if kind == "append_entries":
+                if message["term"] < self.raftCurrentTerm:
+                    self._SyncObj__transport.send(node, {"type": self._TERM_NOTICE, "term": self.raftCurrentTerm})
+                else:
+                    self._rsm_leader_heard = pysyncobj_clock()
+                    self._rsm_pre_vote_won = False  # a leader is there after all
+            self._SyncObj__onMessageReceived(node, message)
+
+    def _rsm_answer_pre_vote(self, node: Any, message: dict[str, Any]) -> None:
+        our_term, our_index = self._SyncObj__getCurrentLogTerm(), self._SyncObj__getCurrentLogIndex()
+        log_ok = (message["last_log_term"], message["last_log_index"]) >= (our_term, our_index)
+        leader_quiet = pysyncobj_clock() - self._rsm_leader_heard > self._rsm_group.config.election_timeout_min
+        granted = log_ok and leader_quiet and self._SyncObj__raftState != self._LEADER
+        self._SyncObj__transport.send(node, {"type": self._PRE_VOTE_REPLY, "round": message["round"], "granted": granted})
+
+    def _rsm_count_pre_vote(self, node: Any, message: dict[str, Any]) -> None:
+        if not message["granted"] or message["round"] != self._rsm_pre_vote_round or self._SyncObj__raftState == self._LEADER:
+            return
+        self._rsm_pre_votes.add(node)
+        if len(self._rsm_pre_votes) > (len(self._SyncObj__otherNodes) + 1) / 2 and not self._rsm_pre_vote_won:
+            self._rsm_pre_vote_won = True
+            self._SyncObj__raftElectionDeadline = 0.0  # the next tick starts the election
+
+    def _rsm_on_term_notice(self, term: int) -> None:
+        if term > self.raftCurrentTerm:
+            logger.info("raft %s: a peer is in term %d (we are in %d): stepping down", self._rsm_group.self_address,
+                        term, self.raftCurrentTerm)
+            self._SyncObj__setCurrentTerm(term, None)
+            self._SyncObj__setState(self._FOLLOWER)
+            self._SyncObj__raftLeader = None
 
     @replicated
     def _rsm_apply(self, command: bytes) -> bytes | None:
