@@ -15,6 +15,12 @@ on top of pysyncobj 0.3.17:
   commit is slow);
 * a shared, linearizable read barrier (a no-op through the log, applied
   locally) and :meth:`RaftGroup.read` with three consistency levels;
+* PreVote and term notices (:class:`_Node`): a node that cannot reach a
+  majority never raises its term or deposes a working leader, and a node whose
+  term ran ahead is not locked out;
+* a transport that notices a silent peer (:class:`_Transport`: pings on every
+  connection, a connect timeout), and an INFO log line on every role, term or
+  leader change;
 * one-file snapshots (``snapshot_file``) through pysyncobj's
   ``serializer``/``deserializer`` hooks, written in the background when the
   FSM supports ``begin_snapshot``: no pickle of our state; a damaged snapshot
@@ -305,7 +311,7 @@ class _Node(SyncObj):  # type: ignore[misc]
     _PRE_VOTE = "vectron_pre_vote"
     _PRE_VOTE_REPLY = "vectron_pre_vote_reply"
     _TERM_NOTICE = "vectron_term"
-    _FOLLOWER, _CANDIDATE, _LEADER = 0, 1, 2  # pysyncobj's _RAFT_STATE
+    _FOLLOWER, _LEADER = 0, 2  # pysyncobj's _RAFT_STATE values
 
     def __init__(self, group: "RaftGroup[Any]", self_address: str, others: list[str], conf: SyncObjConf) -> None:
         self._rsm_group = group
