@@ -739,15 +739,16 @@ class Collection:
                 [(label, score) for label, score in row if (score >= score_threshold if higher_is_better else score <= score_threshold)]
                 for row in rows
             ]
-        keys = [encode_label(label) for label in sorted({label for row in rows for label, _ in row})]
+        labels = sorted({label for row in rows for label, _ in row})
+        keys = [encode_label(label) for label in labels]
+        label_of = dict(zip(keys, labels))
 
-        def read(db: str) -> dict[int, bytes]:
-            with txn.cursor(db=self._db[db]) as cursor:
-                return {decode_label(label_key): value for label_key, value in cursor.getmulti(keys)}
+        def read(db: str) -> list[tuple[bytes, bytes]]:
+            return txn.cursor(db=self._db[db]).getmulti(keys)  # type: ignore[no-any-return]
 
-        ids = {label: decode_id(key) for label, key in read("labels").items()}
-        payloads = {label: _load_payload(v) for label, v in read("payloads").items()} if with_payload or cond else {}
-        vectors = read("vectors") if with_vector else {}
+        ids = {label_of[key]: decode_id(value) for key, value in read("labels")}
+        payloads = {label_of[key]: _load_payload(value) for key, value in read("payloads")} if with_payload or cond else {}
+        vectors = {label_of[key]: value for key, value in read("vectors")} if with_vector else {}
         out = []
         for row in rows:
             hits = []
