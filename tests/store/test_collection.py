@@ -198,3 +198,54 @@ def test_payload_integers_beyond_64_bits_round_trip(store: Store) -> None:
     col.upsert([1], [[0, 0]], [{"huge": 2**70, "neg": -(2**65)}])
     assert col.get([1])[0].payload == {"huge": 2**70, "neg": -(2**65)}
     assert col.search([0, 0], k=1)[0].payload["huge"] == 2**70
+
+
+FILTERS = {
+    "indexed, exact": {"must": [{"key": "bucket", "match": {"value": 3}}]},
+    "indexed range and unindexed": {"must": [{"key": "bucket", "range": {"lt": 5}}, {"key": "tag", "match": {"value": "odd"}}]},
+    "unindexed": {"must": [{"key": "tag", "match": {"value": "odd"}}]},
+    "should": {"should": [{"key": "bucket", "match": {"value": 1}}, {"key": "n", "range": {"gte": 290}}]},
+    "must_not": {"must_not": [{"key": "bucket", "range": {"gte": 1}}]},
+}
+
+
+@pytest.mark.parametrize("name", sorted(FILTERS))
+def test_delete_and_count_by_filter_through_the_payload_indexes_match_a_scan(store: Store, rng, name: str) -> None:
+    spec = FILTERS[name]
+    col = store.create_collection("f", dimension=4)
+    col.create_payload_index("bucket", "integer")
+    payloads = [{"n": i, "bucket": int(rng.integers(0, 10)), "tag": "odd" if i % 2 else "even"} for i in range(300)]
+    col.upsert(list(range(300)), rng.normal(size=(300, 4)).astype(np.float32) + 0.1, payloads)
+    condition = vectron.store.filters.compile_filter(spec)
+    expected = {i for i, p in enumerate(payloads) if condition.matches(i, p)}
+    assert 0 < len(expected) < 300
+    assert col.count(spec) == len(expected)
+    assert col.delete(filter=spec) == len(expected)
+    assert {r.id for r in col.scroll(limit=300)[0]} == set(range(300)) - expected
+
+
+def test_delete_by_an_indexed_filter_sees_the_earlier_operations_of_its_batch(store: Store, rng) -> None:
+    col = store.create_collection("f", dimension=4)
+    col.create_payload_index("bucket", "integer")
+    col.upsert(list(range(20)), rng.normal(size=(20, 4)).astype(np.float32) + 0.1, [{"bucket": i % 2} for i in range(20)])
+    spec = {"must": [{"key": "bucket", "match": {"value": 1}}]}
+    results = col.apply_batch([
+        vectron.store.Upsert([100], rng.normal(size=(1, 4)).astype(np.float32) + 0.1, [{"bucket": 1}]),  # new: matches
+        vectron.store.SetPayload([1], {"bucket": 0}),  # matched before the batch, no longer does
+        vectron.store.Delete(filter=spec),
+    ])
+    assert results == [1, 1, 10]  # 3, 5, ..., 19 and the new 100; not 1
+    assert {r.id for r in col.scroll(limit=100)[0]} == set(range(0, 20, 2)) | {1}
+
+
+def test_delete_by_an_exact_indexed_filter_reads_only_the_matching_points(store: Store, rng, monkeypatch) -> None:
+    col = store.create_collection("f", dimension=4)
+    col.create_payload_index("bucket", "integer")
+    col.upsert(list(range(1000)), rng.normal(size=(1000, 4)).astype(np.float32) + 0.1, [{"bucket": i % 100} for i in range(1000)])
+    loads = []
+    real = vectron.store.collection._load_payload
+    monkeypatch.setattr(vectron.store.collection, "_load_payload", lambda data: loads.append(1) or real(data))
+    assert col.delete(filter={"must": [{"key": "bucket", "match": {"value": 42}}]}) == 10
+    assert len(loads) == 0  # the index answered exactly: no payload was read to decide
+    assert col.delete(filter={"must": [{"key": "bucket", "range": {"lt": 2}}, {"key": "bucket", "match": {"value": 1}}]}) == 10
+    assert len(loads) <= 20  # candidates of the range only (buckets 0 and 1), not all 990 points

@@ -33,6 +33,7 @@ import shutil
 import struct
 import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 
@@ -47,7 +48,14 @@ from vectron.errors import (
     StorageError,
 )
 from vectron.store.filters import Candidates, Filter, compile_filter
-from vectron.store.ids import PointId, check_ids, decode_id, decode_label, encode_id, encode_label
+from vectron.store.ids import (
+    PointId,
+    check_ids,
+    decode_id,
+    decode_label,
+    encode_id,
+    encode_label,
+)
 from vectron.store.payload_index import INDEX_TYPES, FieldIndex
 from vectron.store.rwlock import RWLock
 from vectron.store.types import (
@@ -369,7 +377,7 @@ class Collection:
             if op.ids is not None:
                 keys = [encode_id(pid) for pid in op.ids]
             else:
-                keys = self._keys_matching(txn, compile_filter(op.filter))
+                keys = self._keys_matching(txn, op.filter, compile_filter(op.filter), effects.vectors.keys() | effects.payloads.keys())
             deleted = 0
             for key in keys:
                 found = txn.pop(key, db=self._db["ids"])
@@ -415,11 +423,37 @@ class Collection:
         effects.allocated.add(label)
         return label
 
-    def _keys_matching(self, txn: lmdb.Transaction, cond: Filter | None) -> list[bytes]:
+    def _keys_matching(
+        self, txn: lmdb.Transaction, spec: dict[str, Any] | None, cond: Filter | None, touched: AbstractSet[int] = frozenset()
+    ) -> list[bytes]:
+        """The id keys (in id order) of the points in ``txn`` that match ``cond``.
+
+        Through the payload indexes when they narrow the filter down: only their
+        candidates are read (an exact answer is taken as is). The indexes reflect
+        the last committed batch, so labels ``touched`` by the batch being applied
+        are read and checked whatever the indexes say. Else every payload is read."""
+        found = None
+        if cond is not None:
+            with self._rw.read():
+                found = self._candidates(spec or {}, cond)
+        if found is None:
+            return [
+                bytes(key)
+                for key, label_key in txn.cursor(db=self._db["ids"])
+                if cond is None or cond.matches(decode_id(key), _load_payload(txn.get(label_key, db=self._db["payloads"])))
+            ]
+        assert cond is not None
         keys = []
-        for key, label_key in txn.cursor(db=self._db["ids"]):
-            if cond is None or cond.matches(decode_id(key), _load_payload(txn.get(label_key, db=self._db["payloads"]))):
+        for label in found.labels | touched:
+            label_key = encode_label(label)
+            key = txn.get(label_key, db=self._db["labels"])
+            if key is None:  # deleted (by this batch)
+                continue
+            if (found.exact and label not in touched) or cond.matches(
+                decode_id(key), _load_payload(txn.get(label_key, db=self._db["payloads"]))
+            ):
                 keys.append(bytes(key))
+        keys.sort()  # the order of a scan: replicas free labels in the same order
         return keys
 
     def _publish(self, effects: _BatchEffects, version: int) -> None:
@@ -523,7 +557,7 @@ class Collection:
                     return len(found.labels)
             if cond is None:
                 return txn.stat(self._db["ids"])["entries"]
-            return len(self._keys_matching(txn, cond))
+            return len(self._keys_matching(txn, filter, cond))
 
     def scroll(
         self,
