@@ -179,18 +179,20 @@ def check_convergence(samples: Sequence[Mapping[str, Mapping[str, int | None]]],
 
 
 def check_availability(ops: Iterable[Op], faults: Sequence[FaultWindow], *, grace: float = 10.0,
-                       writes: tuple[str, ...] = ("add", "write")) -> CheckResult:
+                       writes: tuple[str, ...] = ("add", "write"), max_cut_off: int = 1) -> CheckResult:
     """A fault that takes away a minority must not stop the majority. For each fault
-    longer than ``2 * grace``: every write sent through the gateway of a node it did
-    not cut off, from ``grace`` seconds after it began (time for failure detection and
-    an election) until it ended, is acknowledged ok within ``grace`` seconds. Writes
-    through the cut-off nodes are not judged (they may hang or fail)."""
+    longer than ``2 * grace`` that cuts off at most ``max_cut_off`` nodes (groups have
+    3 replicas: two nodes away, on 5 nodes, can be a shard's majority): every write
+    sent through the gateway of a node it did not cut off, from ``grace`` seconds
+    after it began (time for failure detection and an election) until it ended, is
+    acknowledged ok within ``grace`` seconds. Writes through the cut-off nodes are
+    not judged (they may hang or fail)."""
     problems: list[str] = []
     judged = windows = 0
     slowest = 0.0
     ops = list(ops)
     for w in faults:
-        if w.end - w.start < 2 * grace:
+        if w.end - w.start < 2 * grace or len(w.cut_off) > max_cut_off:
             continue
         windows += 1
         for o in ops:
@@ -204,6 +206,6 @@ def check_availability(ops: Iterable[Op], faults: Sequence[FaultWindow], *, grac
                 took = f"ok after {o.ret - o.call:.1f} s" if o.outcome == "ok" else o.outcome
                 problems.append(f"{w.action} at {w.start:.1f}-{w.end:.1f} s (cut off: {', '.join(sorted(w.cut_off))}): "
                                 f"{o.f} {o.key!r} via {node} at {o.call:.1f} s: {took} {o.extra.get('error') or ''}".rstrip())
-    summary = (f"{windows} faults held over {2 * grace:.0f} s, {judged} writes through reachable nodes judged "
+    summary = (f"{windows} faults of at most {max_cut_off} node held over {2 * grace:.0f} s, {judged} writes through reachable nodes judged "
                f"(slowest ok {slowest:.1f} s), {len(problems)} not acknowledged in {grace:.0f} s")
     return CheckResult("availability", not problems, summary, _limit(problems))

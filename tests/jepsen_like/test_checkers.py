@@ -137,6 +137,8 @@ def test_availability_judges_only_reachable_gateways_after_the_grace() -> None:
     res = check_availability(fine, fault)
     assert res.valid and "2 writes" in res.summary, res
     assert check_availability([write_via(0, "u1", 25.0, 20.0, "info")], fault, grace=20.0).valid  # fault too short to judge
+    two_away = [FaultWindow("partition-halves", 10.0, 40.0, frozenset({"u2", "u4"}))]  # may hold a shard's majority
+    assert check_availability([write_via(0, "u1", 25.0, 20.0, "info")], two_away).valid
 
 
 def test_availability_fails_on_a_slow_a_failed_or_an_indeterminate_write_through_a_reachable_node() -> None:
