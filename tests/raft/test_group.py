@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import pathlib
 import threading
@@ -24,9 +25,9 @@ def make_group(tmp: pathlib.Path, addr: str, peers: list[str], name: str, fsm: S
     return RaftGroup(fsm, RaftConfig(self_address=addr, peers=peers, data_dir=str(tmp / name / "raft"), password=PASSWORD))
 
 
-@pytest.fixture(scope="module")
-def trio(tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[RaftGroup]]:
-    tmp = tmp_path_factory.mktemp("trio")
+@contextlib.contextmanager
+def three_nodes(tmp: pathlib.Path) -> Iterator[list[RaftGroup]]:
+    """Three in-process nodes of one group on free loopback ports, ready; stopped on exit."""
     addrs = [f"127.0.0.1:{p}" for p in free_ports(3)]
     groups: list[RaftGroup] = []
     try:
@@ -38,6 +39,12 @@ def trio(tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[RaftGroup]]:
     finally:
         for g in groups:
             g.stop()
+
+
+@pytest.fixture(scope="module")
+def trio(tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[RaftGroup]]:
+    with three_nodes(tmp_path_factory.mktemp("trio")) as groups:
+        yield groups
 
 
 def leader_of(groups: list[RaftGroup]) -> RaftGroup:

@@ -17,21 +17,15 @@ import pytest
 from vectron.raft import RaftGroup
 
 from .kvfsm import cmd
-from .procs import free_ports, wait_for
-from .test_group import leader_of, make_group, res
+from .procs import wait_for
+from .test_group import leader_of, res, three_nodes
 
 
 @pytest.fixture
 def trio(tmp_path: pathlib.Path) -> Iterator[list[RaftGroup]]:
-    addrs = [f"127.0.0.1:{p}" for p in free_ports(3)]
-    groups = [make_group(tmp_path, a, addrs, f"n{i}") for i, a in enumerate(addrs)]
-    try:
-        for g in groups:
-            g.wait_ready(30)
+    """A fresh group per test (the tests disturb it)."""
+    with three_nodes(tmp_path) as groups:
         yield groups
-    finally:
-        for g in groups:
-            g.stop()
 
 
 def deafen(group: RaftGroup) -> threading.Event:
