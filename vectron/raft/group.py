@@ -47,6 +47,7 @@ from typing import Any, Generic, TypeVar
 
 from pysyncobj import FAIL_REASON, SERIALIZER_STATE, SyncObj, SyncObjConf, replicated
 from pysyncobj.serializer import Serializer
+from pysyncobj.syncobj import _RAFT_STATE
 from pysyncobj.monotonic import monotonic as pysyncobj_clock
 from pysyncobj.tcp_connection import CONNECTION_STATE
 from pysyncobj.transport import TCPTransport
@@ -311,7 +312,6 @@ class _Node(SyncObj):  # type: ignore[misc]
     _PRE_VOTE = "vectron_pre_vote"
     _PRE_VOTE_REPLY = "vectron_pre_vote_reply"
     _TERM_NOTICE = "vectron_term"
-    _FOLLOWER, _LEADER = 0, 2  # pysyncobj's _RAFT_STATE values
 
     def __init__(self, group: "RaftGroup[Any]", self_address: str, others: list[str], conf: SyncObjConf) -> None:
         self._rsm_group = group
@@ -327,7 +327,7 @@ class _Node(SyncObj):  # type: ignore[misc]
     def _onTick(self, timeToWait: float = 0.0) -> None:  # noqa: N802, N803 (pysyncobj's names)
         """Hold back an election whose timer ran out until a PreVote round won it."""
         if (
-            self._SyncObj__raftState != self._LEADER
+            self._SyncObj__raftState != _RAFT_STATE.LEADER
             and self._SyncObj__otherNodes
             and self._SyncObj__raftElectionDeadline < pysyncobj_clock()
         ):
@@ -372,11 +372,11 @@ class _Node(SyncObj):  # type: ignore[misc]
         our_term, our_index = self._SyncObj__getCurrentLogTerm(), self._SyncObj__getCurrentLogIndex()
         log_ok = (message["last_log_term"], message["last_log_index"]) >= (our_term, our_index)
         leader_quiet = pysyncobj_clock() - self._rsm_leader_heard > self._rsm_group.config.election_timeout_min
-        granted = log_ok and leader_quiet and self._SyncObj__raftState != self._LEADER
+        granted = log_ok and leader_quiet and self._SyncObj__raftState != _RAFT_STATE.LEADER
         self._SyncObj__transport.send(node, {"type": self._PRE_VOTE_REPLY, "round": message["round"], "granted": granted})
 
     def _rsm_count_pre_vote(self, node: Any, message: dict[str, Any]) -> None:
-        if not message["granted"] or message["round"] != self._rsm_pre_vote_round or self._SyncObj__raftState == self._LEADER:
+        if not message["granted"] or message["round"] != self._rsm_pre_vote_round or self._SyncObj__raftState == _RAFT_STATE.LEADER:
             return
         self._rsm_pre_votes.add(node)
         if len(self._rsm_pre_votes) > (len(self._SyncObj__otherNodes) + 1) / 2 and not self._rsm_pre_vote_won:
@@ -388,7 +388,7 @@ class _Node(SyncObj):  # type: ignore[misc]
             logger.info("raft %s: a peer is in term %d (we are in %d): stepping down", self._rsm_group.self_address,
                         term, self.raftCurrentTerm)
             self._SyncObj__setCurrentTerm(term, None)
-            self._SyncObj__setState(self._FOLLOWER)
+            self._SyncObj__setState(_RAFT_STATE.FOLLOWER)
             self._SyncObj__raftLeader = None
 
     @replicated
