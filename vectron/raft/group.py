@@ -185,7 +185,6 @@ class _Transport(TCPTransport):  # type: ignore[misc]
         self._keepalive_period = config.keepalive_period
         self._connect_timeout = config.connect_timeout
         self._next_ping = 0.0
-        self._handshaken: set[Any] = set()
         super().__init__(syncObj, selfNode, otherNodes)
 
     def send(self, node: Any, message: Any) -> bool:
@@ -193,14 +192,6 @@ class _Transport(TCPTransport):  # type: ignore[misc]
         if journal is not None:
             journal.sync()
         return bool(super().send(node, message))
-
-    def _onNodeConnected(self, node: Any) -> None:  # noqa: N802
-        self._handshaken.add(node)
-        super()._onNodeConnected(node)
-
-    def _onNodeDisconnected(self, node: Any) -> None:  # noqa: N802
-        self._handshaken.discard(node)
-        super()._onNodeDisconnected(node)
 
     def _onTick(self) -> None:  # noqa: N802
         super()._onTick()
@@ -211,8 +202,9 @@ class _Transport(TCPTransport):  # type: ignore[misc]
                 conn.disconnect()  # retried after connection_retry_time, with a new socket
         if now >= self._next_ping:
             self._next_ping = now + self._keepalive_period
-            for node in list(self._handshaken):
-                TCPTransport.send(self, node, self._PING)  # no journal sync needed for a ping
+            for node in list(self._connections):
+                if self._syncObj.isNodeConnected(node):  # handshake done (keys exchanged)
+                    TCPTransport.send(self, node, self._PING)  # no journal sync needed for a ping
 
 
 class _SnapshotSerializer(Serializer):  # type: ignore[misc]

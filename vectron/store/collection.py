@@ -377,7 +377,9 @@ class Collection:
             if op.ids is not None:
                 keys = [encode_id(pid) for pid in op.ids]
             else:
-                keys = self._keys_matching(txn, op.filter, compile_filter(op.filter), effects.vectors.keys() | effects.payloads.keys())
+                cond = compile_filter(op.filter)
+                touched = effects.vectors.keys() | effects.payloads.keys()
+                keys = self._keys_matching(txn, cond, self._indexed(op.filter, cond), touched)
             deleted = 0
             for key in keys:
                 found = txn.pop(key, db=self._db["ids"])
@@ -423,26 +425,26 @@ class Collection:
         effects.allocated.add(label)
         return label
 
+    def _indexed(self, spec: dict[str, Any] | None, cond: Filter) -> Candidates | None:
+        """What the payload indexes say of ``cond`` (takes the shared lock)."""
+        with self._rw.read():
+            return self._candidates(spec, cond)
+
     def _keys_matching(
-        self, txn: lmdb.Transaction, spec: dict[str, Any] | None, cond: Filter | None, touched: AbstractSet[int] = frozenset()
+        self, txn: lmdb.Transaction, cond: Filter, found: Candidates | None, touched: AbstractSet[int] = frozenset()
     ) -> list[bytes]:
         """The id keys (in id order) of the points in ``txn`` that match ``cond``.
 
-        Through the payload indexes when they narrow the filter down: only their
-        candidates are read (an exact answer is taken as is). The indexes reflect
-        the last committed batch, so labels ``touched`` by the batch being applied
-        are read and checked whatever the indexes say. Else every payload is read."""
-        found = None
-        if cond is not None:
-            with self._rw.read():
-                found = self._candidates(spec or {}, cond)
+        With the indexes' answer ``found``, only its candidates are read (an exact
+        answer is taken as is). The indexes reflect the last committed batch, so
+        labels ``touched`` by the batch being applied are read and checked whatever
+        they say. Without it (``None``) every payload is read."""
         if found is None:
             return [
                 bytes(key)
                 for key, label_key in txn.cursor(db=self._db["ids"])
-                if cond is None or cond.matches(decode_id(key), _load_payload(txn.get(label_key, db=self._db["payloads"])))
+                if cond.matches(decode_id(key), _load_payload(txn.get(label_key, db=self._db["payloads"])))
             ]
-        assert cond is not None
         keys = []
         for label in found.labels | touched:
             label_key = encode_label(label)
@@ -550,14 +552,12 @@ class Collection:
         """The number of points (matching ``filter``)."""
         cond = compile_filter(filter)
         with self._reading() as txn:
-            if cond is not None:
-                with self._rw.read():
-                    found = self._candidates(filter, cond)
-                if found is not None and found.exact:
-                    return len(found.labels)
             if cond is None:
                 return txn.stat(self._db["ids"])["entries"]
-            return len(self._keys_matching(txn, filter, cond))
+            found = self._indexed(filter, cond)
+            if found is not None and found.exact:
+                return len(found.labels)
+            return len(self._keys_matching(txn, cond, found))
 
     def scroll(
         self,
@@ -667,7 +667,7 @@ class Collection:
             return np.sqrt(np.maximum(dists, 0))
         return 1.0 - dists
 
-    def _candidates(self, spec: dict[str, Any], cond: Filter) -> Candidates | None:
+    def _candidates(self, spec: dict[str, Any] | None, cond: Filter) -> Candidates | None:
         """What the payload indexes say of ``cond`` (hold the shared lock).
 
         Remembered per filter until the next write, so that a filter repeated
