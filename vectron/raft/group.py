@@ -133,19 +133,7 @@ class RaftGroup(Generic[S]):
             logger.info("snapshot %s verified (index %d)", self._snapshot_path, header.applied_index)
         journal = DurableJournal(self._journal_path, durable=config.durable, files=files)
         conf = compat.make_conf(
-            password=config.password,
-            bind_address=config.bind_address or config.self_address,
-            snapshot_path=self._snapshot_path,
-            serialize=self._serialize,
-            deserialize=self._deserialize,
-            election_timeout=(config.election_timeout_min, config.election_timeout_max),
-            append_entries_period=config.append_entries_period,
-            leader_fallback_timeout=config.leader_fallback_timeout,
-            connection_timeout=config.connection_timeout,
-            connection_retry_time=config.connection_retry_time,
-            commands_queue_size=config.commands_queue_size,
-            log_compaction=(config.log_compaction_min_entries, config.log_compaction_min_time),
-            bind_retries=(config.max_bind_retries, config.bind_retry_time),
+            config, snapshot_path=self._snapshot_path, serialize=self._serialize, deserialize=self._deserialize
         )
         options = compat.NodeOptions(
             on_apply=self._on_apply,

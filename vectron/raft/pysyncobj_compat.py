@@ -37,6 +37,7 @@ from vectron.errors import StorageError
 from vectron.raft.snapshot_writer import BackgroundSnapshot
 
 if TYPE_CHECKING:
+    from vectron.raft.group import RaftConfig
     from vectron.raft.journal import DurableJournal
 
 __all__ = [
@@ -94,44 +95,36 @@ class NodeOptions:
 
 
 def make_conf(
+    config: "RaftConfig",
     *,
-    password: str,
-    bind_address: str,
     snapshot_path: str,
     serialize: Callable[[str, Any], None],
     deserialize: Callable[[str], Any],
-    election_timeout: tuple[float, float],
-    append_entries_period: float,
-    leader_fallback_timeout: float,
-    connection_timeout: float,
-    connection_retry_time: float,
-    commands_queue_size: int,
-    log_compaction: tuple[int, float],
-    bind_retries: tuple[int, float],
 ) -> Any:
-    """pysyncobj's configuration as vectron runs it (one place)."""
+    """pysyncobj's configuration for ``config`` as vectron runs it (one place)."""
     return SyncObjConf(
-        password=password,
-        bindAddress=bind_address,  # pysyncobj's default is 0.0.0.0 on the self port
+        password=config.password,
+        # pysyncobj's default is 0.0.0.0 on the self port: bind the configured host
+        bindAddress=config.bind_address or config.self_address,
         autoTick=False,  # the group's own tick thread (the journal is in place before the first tick)
         appendEntriesUseBatch=False,
         commandsWaitLeader=False,
-        leaderFallbackTimeout=leader_fallback_timeout,
-        raftMinTimeout=election_timeout[0],
-        raftMaxTimeout=election_timeout[1],
-        appendEntriesPeriod=append_entries_period,
-        connectionTimeout=connection_timeout,
-        connectionRetryTime=connection_retry_time,
-        commandsQueueSize=commands_queue_size,
-        logCompactionMinEntries=log_compaction[0],
-        logCompactionMinTime=log_compaction[1],
+        leaderFallbackTimeout=config.leader_fallback_timeout,
+        raftMinTimeout=config.election_timeout_min,
+        raftMaxTimeout=config.election_timeout_max,
+        appendEntriesPeriod=config.append_entries_period,
+        connectionTimeout=config.connection_timeout,
+        connectionRetryTime=config.connection_retry_time,
+        commandsQueueSize=config.commands_queue_size,
+        logCompactionMinEntries=config.log_compaction_min_entries,
+        logCompactionMinTime=config.log_compaction_min_time,
         journalFile=None,  # replaced by the durable journal (Node.install)
         fullDumpFile=snapshot_path,
         serializer=serialize,
         deserializer=deserialize,
         useFork=False,
-        maxBindRetries=bind_retries[0],
-        bindRetryTime=bind_retries[1],
+        maxBindRetries=config.max_bind_retries,
+        bindRetryTime=config.bind_retry_time,
         dynamicMembershipChange=False,
     )
 
