@@ -63,7 +63,7 @@ _CRC = struct.Struct("<I")
 #: one (state machines may have diverged). Scanned for by the jepsen-like runner.
 APPLIED_TRUNCATION_MARKER = "RAFT-APPLIED-TRUNCATION"
 
-Entry = tuple[bytes, int, int]  # pysyncobj's (command, index, term)
+LogEntry = tuple[bytes, int, int]  # pysyncobj's (command, index, term)
 
 
 def _encode(command: bytes, idx: int, term: int) -> bytes:
@@ -79,9 +79,9 @@ class DurableJournal(JournalBase):  # type: ignore[misc]
         self._meta_path = path + ".meta"
         self._durable = durable
         self._fs = files
-        self._entries: list[Entry] = []
+        self._entries: list[LogEntry] = []
         self._offsets: list[int] = []
-        self._shadow: list[tuple[Entry, int, int]] = []  # see deleteEntriesFrom
+        self._shadow: list[tuple[LogEntry, int, int]] = []  # see deleteEntriesFrom
         self._dirty = False
         self._applied_index: Callable[[], int] = lambda: 0
         self._overlap: tuple[int, int] | None = None  # see expect_overlap
@@ -194,7 +194,7 @@ class DurableJournal(JournalBase):  # type: ignore[misc]
         del self._entries[entryFrom:]
         del self._offsets[entryFrom:]
 
-    def _drop_shadow(self, new: Entry) -> None:
+    def _drop_shadow(self, new: LogEntry) -> None:
         """Cut the shadow tail because ``new`` does not match it; log and count it.
 
         Shadow entries at or after ``new``'s index are truncated (WARNING,
@@ -243,7 +243,7 @@ class DurableJournal(JournalBase):  # type: ignore[misc]
         self._end = self._phys_end = end
         self._dirty = False
 
-    def _rewrite(self, entries: list[Entry]) -> tuple[list[int], int]:
+    def _rewrite(self, entries: list[LogEntry]) -> tuple[list[int], int]:
         """Replace the file with ``entries`` (:func:`write_atomic`); returns
         their offsets and the end offset."""
         offsets = []
