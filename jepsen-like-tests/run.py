@@ -47,7 +47,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-netns", action="store_true", help="loopback only: process faults, no partitions")
     ap.add_argument("--read-consistency", default="linearizable", choices=["linearizable", "leader", "any"],
                     help="consistency of the register workload's reads (weaker ones should make the checker fail)")
-    ap.add_argument("--hold", default="2,6", help="a fault lasts between these many seconds (min,max)")
+    ap.add_argument("--hold", default="2,6", help="a fault lasts between these many seconds (min,max); the availability "
+                    "checker judges only faults held over 20 s")
+    ap.add_argument("--min-judged-faults", type=int, default=0, metavar="N",
+                    help="fail the run unless the availability checker judged at least N faults")
     ap.add_argument("--compaction", type=int, default=None, metavar="N",
                     help="start every node with --raft-compaction-entries N (e.g. 50): Raft logs are compacted so "
                          "often that a node killed or cut off catches up through a snapshot install")
@@ -71,7 +74,8 @@ def main(argv: list[str] | None = None) -> int:
           + (f", compaction threshold {a.compaction}" if a.compaction else ""), flush=True)
     cfg = RunConfig(nodes=a.nodes, time=a.time, workloads=workloads, nemeses=nemeses, seed=seed, out_dir=a.out,
                     clients=a.clients, quiet=a.quiet, keep_data=a.keep_data, no_netns=a.no_netns,
-                    read_consistency=a.read_consistency, hold=(lo, hi), compaction=a.compaction)
+                    read_consistency=a.read_consistency, hold=(lo, hi), compaction=a.compaction,
+                    min_judged_faults=a.min_judged_faults)
     report = run(cfg)
     print(report.summary(), flush=True)
     return 0 if report.valid else 1

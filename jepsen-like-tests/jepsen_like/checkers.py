@@ -4,6 +4,7 @@ them talks to a cluster, so each is unit-tested on hand-made inputs."""
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -13,7 +14,11 @@ from jepsen_like.history import FaultWindow, Op
 from jepsen_like.linearizability import check_registers
 
 __all__ = [
+    "BAD_LOG",
     "CheckResult",
+    "check_final_reads",
+    "expect_replicas",
+    "scan_node_log",
     "check_auth_uniqueness",
     "check_availability",
     "check_convergence",
@@ -33,6 +38,53 @@ class CheckResult:
     def line(self) -> str:
         verdict = "PASS" if self.valid else "FAIL"
         return f"{verdict} {self.name}: {self.summary}"
+
+
+#: Node log lines that fail a run: an applied Raft entry replaced by a different one
+#: (vectron.raft.journal's RAFT-APPLIED-TRUNCATION ERROR), any CRITICAL line (among
+#: them pysyncobj's "truncating already-applied" notice, should it ever escape the
+#: journal's check), a group that stopped itself (a damaged snapshot, an entry it
+#: cannot decode, a state machine that raised), a snapshot that failed to load.
+BAD_LOG = re.compile(
+    r"RAFT-APPLIED-TRUNCATION|\bCRITICAL\b|truncating already-applied|group node \S+ stops:"
+    r"|failed to (load|restore|install) (the )?snapshot",
+    re.IGNORECASE,
+)
+
+
+def scan_node_log(node: str, text: str) -> list[str]:
+    """The lines of one node's log that fail a run (:data:`BAD_LOG`), prefixed with the node."""
+    return [f"{node}: {line.strip()[:240]}" for line in text.splitlines() if BAD_LOG.search(line)]
+
+
+def expect_replicas(sample: dict[str, dict[str, int | None]], nodes: Sequence[str], replicas: int,
+                    everywhere: Sequence[str] = ("auth", "placement")) -> None:
+    """Mark missing replicas in one status sample (group -> {node: applied index}) as
+    None: the ``everywhere`` groups on every node, every other group (a shard) on
+    ``replicas`` nodes (a shard replica that reports nothing is missing too)."""
+    for group, seen in sample.items():
+        if group in everywhere:
+            for n in nodes:
+                seen.setdefault(n, None)
+        else:
+            for i in range(replicas - len(seen)):
+                seen[f"missing replica {i + 1} of {replicas}"] = None
+
+
+def check_final_reads(final_reads: Iterable[Op]) -> CheckResult:
+    """Every final read (after healing and the quiet period) must succeed: a key whose
+    every attempt through a gateway failed is flagged, not dropped from the checks."""
+    attempts: dict[tuple[Any, Any], list[Op]] = defaultdict(list)
+    for o in final_reads:
+        attempts[(o.extra.get("node"), o.key)].append(o)
+    problems = []
+    for (node, key), ops in sorted(attempts.items(), key=lambda kv: (str(kv[0][0]), str(kv[0][1]))):
+        if not any(o.outcome == "ok" for o in ops):
+            last = ops[-1]
+            problems.append(f"{last.f} {key!r} via {node}: {len(ops)} attempts, last {last.outcome} "
+                            f"{last.extra.get('error') or ''}".rstrip())
+    return CheckResult("final reads", not problems, f"{len(attempts)} keys read through every gateway, {len(problems)} "
+                       "never answered", _limit(problems))
 
 
 def _limit(problems: list[str], n: int = 20) -> list[str]:
@@ -179,14 +231,16 @@ def check_convergence(samples: Sequence[Mapping[str, Mapping[str, int | None]]],
 
 
 def check_availability(ops: Iterable[Op], faults: Sequence[FaultWindow], *, grace: float = 10.0,
-                       writes: tuple[str, ...] = ("add", "write"), max_cut_off: int = 1) -> CheckResult:
+                       writes: tuple[str, ...] = ("add", "write"), max_cut_off: int = 1,
+                       min_faults: int = 0) -> CheckResult:
     """A fault that takes away a minority must not stop the majority. For each fault
     longer than ``2 * grace`` that cuts off at most ``max_cut_off`` nodes (groups have
     3 replicas: two nodes away, on 5 nodes, can be a shard's majority): every write
     sent through the gateway of a node it did not cut off, from ``grace`` seconds
     after it began (time for failure detection and an election) until it ended, is
     acknowledged ok within ``grace`` seconds. Writes through the cut-off nodes are
-    not judged (they may hang or fail)."""
+    not judged (they may hang or fail). Fewer than ``min_faults`` judged faults is a
+    failure too (a run whose holds are too short to judge anything proves nothing)."""
     problems: list[str] = []
     judged = windows = 0
     slowest = 0.0
@@ -206,6 +260,9 @@ def check_availability(ops: Iterable[Op], faults: Sequence[FaultWindow], *, grac
                 took = f"ok after {o.ret - o.call:.1f} s" if o.outcome == "ok" else o.outcome
                 problems.append(f"{w.action} at {w.start:.1f}-{w.end:.1f} s (cut off: {', '.join(sorted(w.cut_off))}): "
                                 f"{o.f} {o.key!r} via {node} at {o.call:.1f} s: {took} {o.extra.get('error') or ''}".rstrip())
+    if windows < min_faults:
+        problems.insert(0, f"only {windows} faults could be judged (held over {2 * grace:.0f} s, at most {max_cut_off} "
+                           f"node cut off); this run asks for at least {min_faults}: longer --hold or --time")
     summary = (f"{windows} faults of at most {max_cut_off} node held over {2 * grace:.0f} s, {judged} writes through reachable nodes judged "
                f"(slowest ok {slowest:.1f} s), {len(problems)} not acknowledged in {grace:.0f} s")
     return CheckResult("availability", not problems, summary, _limit(problems))

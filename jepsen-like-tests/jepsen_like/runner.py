@@ -24,9 +24,12 @@ from jepsen_like.checkers import (
     check_auth_uniqueness,
     check_availability,
     check_convergence,
+    check_final_reads,
     check_linearizable_registers,
     check_search_visibility,
     check_set,
+    expect_replicas,
+    scan_node_log,
 )
 from jepsen_like.history import History, Op, fault_windows
 from jepsen_like.nemesis import Nemesis
@@ -41,12 +44,13 @@ from jepsen_like.workloads import (
     call,
 )
 
-__all__ = ["RunConfig", "RunReport", "run"]
+__all__ = ["NETWORK_FAULTS", "RunConfig", "RunReport", "refuse_without_namespaces", "run"]
 
 log = logging.getLogger("jepsen_like.run")
 
-BAD_LOG = re.compile(r"CRITICAL|group node \S+ stops:|failed to (load|restore|install) (the )?snapshot|truncat\w* (an )?applied", re.IGNORECASE)
 FINAL_PROCESS = 99_999
+#: Nemeses that need network namespaces (a run asking for them without namespaces is refused).
+NETWORK_FAULTS = ("partition", "leader-one-way")
 # vectron/raft/group.py: a snapshot received from the leader (or found on disk at start) is
 # restored by RaftGroup._deserialize, which logs one of these; a failed restore stops the group
 SNAPSHOT_RESTORED = re.compile(r"restored snapshot at index (\d+) on (\S+)")
@@ -68,6 +72,7 @@ class RunConfig:
     no_netns: bool = False
     read_consistency: str = "linearizable"
     hold: tuple[float, float] = (2.0, 6.0)  # seconds a fault lasts
+    min_judged_faults: int = 0  # the availability checker fails a run that judged fewer faults
     compaction: int | None = None  # --raft-compaction-entries of every node: forces snapshots and snapshot installs
 
 
@@ -111,6 +116,10 @@ class _Interrupted(BaseException):
     pass
 
 
+class _Refused(Exception):
+    """The run cannot test what it was asked to (see refuse_without_namespaces)."""
+
+
 def _raise_interrupt(signum: int, frame: object) -> None:
     raise _Interrupted(f"signal {signum}")
 
@@ -139,6 +148,9 @@ def run(cfg: RunConfig) -> RunReport:
                 report.notes.append(f"network namespaces unavailable ({exc}): partitions and netem NOT run")
         else:
             report.notes.append("--no-netns: partitions and netem NOT run")
+        refusal = refuse_without_namespaces(cfg.nemeses, network is not None, report.notes)
+        if refusal:
+            raise _Refused(refusal)
         has_netem = network is not None and netem_available()
         if "netem" in cfg.nemeses and not has_netem:
             report.notes.append("netem qdisc unavailable on this kernel: delay/loss faults NOT run")
@@ -184,6 +196,8 @@ def run(cfg: RunConfig) -> RunReport:
                            f"{workers.crashed} client worker(s) crashed (see the log above)"
     except _Interrupted as exc:
         report.error = f"interrupted ({exc})"
+    except _Refused as exc:
+        report.error = f"refused: {exc}"
     except Exception as exc:  # reported in the summary; the cleanup below runs
         log.exception("run failed")
         report.error = f"{type(exc).__name__}: {exc}"
@@ -254,14 +268,19 @@ def _final_checks(cfg: RunConfig, nodes: Nodes, urls: list[str], key: str, histo
             # one more linearizable read of every register through every gateway (part of the history)
             for url in urls:
                 for k in range(workers.config.registers):
-                    op = history.invoke(FINAL_PROCESS, "read", k, None, node=url, final=True)
-                    o = call(http, "POST", f"{url}/v1/collections/{REGISTER_COLLECTION}/points/get",
-                             json={"ids": [k], "consistency": "linearizable"}, token=key)
-                    pts = (o.body or {}).get("points") or [] if o.kind == "ok" else []
-                    v = (pts[0].get("payload") or {}).get("v") if pts and pts[0] else None
-                    history.complete(op, o.kind, v if o.kind == "ok" else None, error=o.error or None)
+                    for attempt in range(3):  # every attempt is in the history; a key never read is flagged
+                        op = history.invoke(FINAL_PROCESS, "read", k, None, node=url, final=True)
+                        o = call(http, "POST", f"{url}/v1/collections/{REGISTER_COLLECTION}/points/get",
+                                 json={"ids": [k], "consistency": "linearizable"}, token=key)
+                        pts = (o.body or {}).get("points") or [] if o.kind == "ok" else []
+                        v = (pts[0].get("payload") or {}).get("v") if pts and pts[0] else None
+                        history.complete(op, o.kind, v if o.kind == "ok" else None, error=o.error or None)
+                        if o.kind == "ok":
+                            break
+                        time.sleep(1)
             all_ops = history.ops()
             results.append(check_linearizable_registers([o for o in all_ops if o.f in ("read", "write")]))
+            results.append(check_final_reads([o for o in all_ops if o.process == FINAL_PROCESS and o.f == "read"]))
             logins: dict[str, dict[str, bool | None]] = {}
             for j, (email, pws) in enumerate(sorted(workers.passwords.items())):
                 logins[email] = {}
@@ -304,8 +323,8 @@ def _final_checks(cfg: RunConfig, nodes: Nodes, urls: list[str], key: str, histo
             results.append(check_set(creates, listed, f="create", name="collections (placement group)"))
     if {"register", "set"} & set(cfg.workloads):
         url_of = {spec.name: spec.url for spec in nodes.specs}
-        results.append(check_availability(ops, fault_windows(history.events, url_of)))
-    results.append(_convergence(nodes))
+        results.append(check_availability(ops, fault_windows(history.events, url_of), min_faults=cfg.min_judged_faults))
+    results.append(_convergence(nodes, min(cfg.nodes, 3)))
     if "set" in cfg.workloads:
         # after convergence, every replica answers alike: read through any replica too
         with httpx.Client(timeout=60, trust_env=False) as http:
@@ -331,7 +350,18 @@ def _read_set(http: httpx.Client, url: str, key: str, ids: list[int], consistenc
     return out
 
 
-def _convergence(nodes: Nodes, timeout: float = 60.0) -> CheckResult:
+def refuse_without_namespaces(nemeses: list[str], have_namespaces: bool, notes: list[str]) -> str | None:
+    """Why a run must not go on (it asked for network faults that cannot be injected),
+    or None. Such a run would otherwise inject nothing and could come out VALID."""
+    wanted = [f for f in nemeses if f in NETWORK_FAULTS]
+    if not wanted or have_namespaces:
+        return None
+    why = next((n for n in notes if "namespaces" in n or "--no-netns" in n), "no network namespaces")
+    return (f"the nemeses {', '.join(wanted)} need network namespaces, which this run does not have ({why}): "
+            f"nothing would be injected. Run as root with iproute2, or leave them out of --nemesis")
+
+
+def _convergence(nodes: Nodes, replicas: int, timeout: float = 60.0) -> CheckResult:
     samples: list[dict[str, dict[str, int | None]]] = []
     fatal: dict[str, str] = {}
     deadline = time.monotonic() + timeout
@@ -346,10 +376,7 @@ def _convergence(nodes: Nodes, timeout: float = 60.0) -> CheckResult:
                     sample.setdefault(g["group"] + " points", {})[s.name] = g["point_count"]
                 if g.get("fatal"):
                     fatal[f"{s.name}/{g['group']}"] = str(g["fatal"])
-        for group, replicas in sample.items():
-            if group in ("auth", "placement"):  # every node hosts one: a silent node is missing
-                for s in nodes.specs:
-                    replicas.setdefault(s.name, None)
+        expect_replicas(sample, [s.name for s in nodes.specs], replicas)  # a silent replica is missing
         samples.append(sample)
         converged = all(None not in v.values() and len(set(v.values())) == 1 for v in sample.values())
         if (converged and not fatal) or time.monotonic() > deadline:
@@ -358,9 +385,7 @@ def _convergence(nodes: Nodes, timeout: float = 60.0) -> CheckResult:
     bad: list[str] = []
     for i, s in enumerate(nodes.specs):
         try:
-            for line in nodes.log_path(i).read_text(errors="replace").splitlines():
-                if BAD_LOG.search(line):
-                    bad.append(f"{s.name}: {line.strip()[:240]}")
+            bad += scan_node_log(s.name, nodes.log_path(i).read_text(errors="replace"))
         except OSError:
             pass
     return check_convergence(samples, bad_log_lines=bad, fatal=fatal)

@@ -12,7 +12,7 @@ import pytest
 
 from vectron.errors import Indeterminate, InvalidArgument, NotLeader, StorageError, Unavailable
 from vectron.raft import Entry, RaftConfig, RaftGroup, StateMachine
-from vectron.raft.group import FAIL_REASON
+from vectron.raft.pysyncobj_compat import FAIL_REASON
 
 from .kvfsm import KVStateMachine, cmd
 from .procs import free_ports, wait_for
@@ -294,13 +294,13 @@ def test_a_slow_commit_is_waited_for_not_resubmitted(tmp_path: pathlib.Path) -> 
     with make_group(tmp_path, addr, [addr], "gated", fsm=fsm) as g:
         g.wait_ready(10)
         submissions: list[bytes] = []
-        apply = g._node._rsm_apply
+        apply = g._node.submit
 
         def counting(envelope: bytes, callback):  # type: ignore[no-untyped-def]
             submissions.append(envelope)
-            return apply(envelope, callback=callback)
+            return apply(envelope, callback)
 
-        g._node._rsm_apply = counting
+        g._node.submit = counting
         start_index = g.status()["commit_index"]
         out: list[object] = []
         writer = threading.Thread(target=lambda: out.append(g.propose(cmd(op="gated"), "gated-1", timeout=5.0)))

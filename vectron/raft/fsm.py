@@ -76,6 +76,7 @@ from typing import BinaryIO
 import lmdb
 
 from vectron.errors import StorageError
+from vectron.raft.durable_file import fsync_dir
 
 __all__ = [
     "Entry",
@@ -239,14 +240,6 @@ class DedupLedger:
 # --------------------------------------------------------------------------------------
 # An FSM over one LMDB environment
 # --------------------------------------------------------------------------------------
-
-
-def _fsync_dir(path: str) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 class LmdbStateMachine(StateMachine):
@@ -516,7 +509,7 @@ class LmdbStateMachine(StateMachine):
             shutil.rmtree(old_dir, ignore_errors=True)
             os.rename(self._path, old_dir)
             os.rename(new_dir, self._path)
-            _fsync_dir(os.path.dirname(os.path.abspath(self._path)))
+            fsync_dir(self._path)  # the folder holding both renames
             self._env = self._open(self._path)
             self._open_sub_dbs()
             shutil.rmtree(old_dir, ignore_errors=True)

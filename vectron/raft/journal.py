@@ -12,11 +12,22 @@ interface over an append-only file of checksummed records:
   and no ``append_entries`` goes out for an entry that is not on disk) and
   before every tick (so a leader counts its own entry only once it is on disk).
   One fsync covers every entry added since the last one (group commit);
-* term and vote are written with fsync before ``setCurrentTerm`` returns (Raft
-  requires them durable before a vote is sent);
+* term, vote and commit index (the ``.meta`` file) are replaced through
+  :func:`vectron.raft.durable_file.write_atomic` (temp written, fsynced,
+  renamed, folder fsynced) before ``setCurrentTerm`` returns (Raft requires
+  them durable before a vote is sent) and on pysyncobj's one-second timer;
 * ``deleteEntriesFrom`` is lazy and only cuts the log on a real conflict (see
   its docstring: pysyncobj truncates and re-adds on every overlapping append);
+* every real truncation is logged at WARNING with its indexes and terms and
+  counted (:attr:`DurableJournal.truncations`); one that replaces an entry at
+  or below the applied index with a different one is an ERROR carrying
+  :data:`APPLIED_TRUNCATION_MARKER` and counted in
+  :attr:`DurableJournal.applied_truncations` (it must never happen: the
+  jepsen-like runner fails a run whose node logs contain the marker);
 * compaction (``deleteEntriesTo``) rewrites the file beside and renames it.
+
+All file operations that durability depends on go through a
+:class:`~vectron.raft.durable_file.FileLayer` (injectable for tests).
 
 A torn or corrupt tail (crash in the middle of a write) is cut off at load.
 With ``durable=False`` nothing is ever fsynced: acknowledged writes then
@@ -33,11 +44,13 @@ import logging
 import os
 import struct
 import zlib
+from collections.abc import Callable
 from typing import Any
 
-from pysyncobj.journal import Journal
+from vectron.raft.durable_file import OS_FILES, FileLayer, fsync_dir, write_atomic
+from vectron.raft.pysyncobj_compat import JournalBase
 
-__all__ = ["DurableJournal"]
+__all__ = ["APPLIED_TRUNCATION_MARKER", "DurableJournal"]
 
 logger = logging.getLogger(__name__)
 
@@ -46,13 +59,11 @@ _LEN = struct.Struct("<I")
 _IDX_TERM = struct.Struct("<QQ")
 _CRC = struct.Struct("<I")
 
+#: Starts the ERROR line logged when an applied entry is replaced by a different
+#: one (state machines may have diverged). Scanned for by the jepsen-like runner.
+APPLIED_TRUNCATION_MARKER = "RAFT-APPLIED-TRUNCATION"
 
-def _fsync_dir(path: str) -> None:
-    fd = os.open(os.path.dirname(os.path.abspath(path)) or ".", os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+LogEntry = tuple[bytes, int, int]  # pysyncobj's (command, index, term)
 
 
 def _encode(command: bytes, idx: int, term: int) -> bytes:
@@ -60,18 +71,23 @@ def _encode(command: bytes, idx: int, term: int) -> bytes:
     return _LEN.pack(len(payload)) + payload + _CRC.pack(zlib.crc32(payload))
 
 
-class DurableJournal(Journal):  # type: ignore[misc]
+class DurableJournal(JournalBase):  # type: ignore[misc]
     """pysyncobj's journal interface over an fsynced append-only file."""
 
-    def __init__(self, path: str, *, durable: bool = True) -> None:
+    def __init__(self, path: str, *, durable: bool = True, files: FileLayer = OS_FILES) -> None:
         self._path = path
         self._meta_path = path + ".meta"
         self._durable = durable
-        self._entries: list[tuple[bytes, int, int]] = []
+        self._fs = files
+        self._entries: list[LogEntry] = []
         self._offsets: list[int] = []
-        self._shadow: list[tuple[tuple[bytes, int, int], int, int]] = []  # see deleteEntriesFrom
+        self._shadow: list[tuple[LogEntry, int, int]] = []  # see deleteEntriesFrom
         self._dirty = False
+        self._applied_index: Callable[[], int] = lambda: 0
+        self._overlap: tuple[int, int] | None = None  # see expect_overlap
         self.syncs = 0  # number of fsyncs done (for benchmarks and tests)
+        self.truncations = 0  # real conflicts: entries cut and replaced by different ones
+        self.applied_truncations = 0  # ... reaching an applied entry (must stay 0)
         self._fd = self._open_and_load()
         self._meta: dict[str, Any] = self._load_meta()
         self._meta_saved = True
@@ -87,11 +103,31 @@ class DurableJournal(Journal):  # type: ignore[misc]
         Also settles a lazy ``deleteEntriesFrom`` whose tail met no conflict."""
         if self._shadow:
             self._restore_shadow()
+        if self._overlap is not None:
+            logger.debug(
+                "journal %s: overlapping re-send from index %d (last applied %d): the entries were identical",
+                self._path,
+                *self._overlap,
+            )
+            self._overlap = None
         if self._dirty:
             self._dirty = False
             if self._durable:
-                os.fdatasync(self._fd)
+                self._fs.fdatasync(self._fd)
                 self.syncs += 1
+
+    # -- conflict detection -------------------------------------------------------------
+    def track_applied(self, applied_index: Callable[[], int]) -> None:
+        """Where to read the applied index (truncating at or below it is an ERROR)."""
+        self._applied_index = applied_index
+
+    def expect_overlap(self, from_index: int, last_applied: int) -> None:
+        """pysyncobj is about to replace entries from ``from_index`` on, some of
+        them applied (its "truncating already-applied" notice). Whether that is
+        a harmless re-send or a conflict shows when the entries come back: a
+        different entry is a conflict (ERROR, see :meth:`_drop_shadow`);
+        otherwise the notice is logged at DEBUG at the next :meth:`sync`."""
+        self._overlap = (from_index, last_applied)
 
     # -- pysyncobj Journal -----------------------------------------------------------
     def add(self, command: bytes, idx: int, term: int) -> None:
@@ -117,10 +153,10 @@ class DurableJournal(Journal):  # type: ignore[misc]
                     self._phys_end = end
                     self._shadow = list(zip(keep[1:], offsets[1:], ends[1:]))
                     return
-            self._drop_shadow()  # a real conflict: cut the old tail here
+            self._drop_shadow(entry)  # a real conflict: cut the old tail here
         record = _encode(command, idx, term)
         offset = self._end
-        os.pwrite(self._fd, record, offset)
+        self._fs.pwrite(self._fd, record, offset)
         self._entries.append(entry)
         self._offsets.append(offset)
         self._end = self._phys_end = offset + len(record)
@@ -158,7 +194,35 @@ class DurableJournal(Journal):  # type: ignore[misc]
         del self._entries[entryFrom:]
         del self._offsets[entryFrom:]
 
-    def _drop_shadow(self) -> None:
+    def _drop_shadow(self, new: LogEntry) -> None:
+        """Cut the shadow tail because ``new`` does not match it; log and count it.
+
+        Shadow entries at or after ``new``'s index are truncated (WARNING,
+        :attr:`truncations`); if ``new`` differs from the entry at its own index
+        and the cut reaches the applied index, that is an ERROR with
+        :data:`APPLIED_TRUNCATION_MARKER` (:attr:`applied_truncations`). Entries
+        before ``new`` (only after ``clear()``, for a snapshot that supersedes
+        them) are just discarded."""
+        cut = [e for e, _, _ in self._shadow if e[1] >= new[1]]
+        superseded = len(self._shadow) - len(cut)
+        if cut:
+            self.truncations += 1
+            logger.warning(
+                "journal %s: truncating %d entries, index %d (term %d) to %d (term %d): entry %d of term %d replaces them",
+                self._path, len(cut), cut[0][1], cut[0][2], cut[-1][1], cut[-1][2], new[1], new[2],
+            )
+            replaced = next((e for e in cut if e[1] == new[1]), None)
+            applied = self._applied_index()
+            if replaced != new and cut[0][1] <= applied:
+                self.applied_truncations += 1
+                logger.error(
+                    "%s journal %s: applied entry %d (term %d) replaced by a different entry of term %d "
+                    "(applied index %d): state machines may have diverged",
+                    APPLIED_TRUNCATION_MARKER, self._path, cut[0][1], cut[0][2], new[2], applied,
+                )
+        if superseded:
+            logger.info("journal %s: %d entries before index %d superseded by a snapshot", self._path, superseded, new[1])
+        self._overlap = None
         self._shadow = []
         self._truncate(self._end)
 
@@ -179,29 +243,22 @@ class DurableJournal(Journal):  # type: ignore[misc]
         self._end = self._phys_end = end
         self._dirty = False
 
-    def _rewrite(self, entries: list[tuple[bytes, int, int]]) -> tuple[list[int], int]:
-        """Replace the file with ``entries`` (written beside, fsynced, renamed);
-        returns their offsets and the end offset."""
-        tmp = self._path + ".tmp"
+    def _rewrite(self, entries: list[LogEntry]) -> tuple[list[int], int]:
+        """Replace the file with ``entries`` (:func:`write_atomic`); returns
+        their offsets and the end offset."""
         offsets = []
         pos = len(_MAGIC)
-        with open(tmp, "wb") as f:
-            f.write(_MAGIC)
-            for command, idx, term in entries:
-                record = _encode(command, idx, term)
-                f.write(record)
-                offsets.append(pos)
-                pos += len(record)
-            f.flush()
-            if self._durable:
-                os.fsync(f.fileno())
+        records = [_MAGIC]
+        for command, idx, term in entries:
+            record = _encode(command, idx, term)
+            records.append(record)
+            offsets.append(pos)
+            pos += len(record)
         if self._durable:
-            _fsync_dir(self._path)  # a full dump renamed into this folder just before is durable first
-        os.close(self._fd)
-        os.replace(tmp, self._path)
-        if self._durable:
-            _fsync_dir(self._path)
-        self._fd = os.open(self._path, os.O_RDWR)
+            fsync_dir(self._path, fs=self._fs)  # a full dump renamed into this folder just before is durable first
+        self._fs.close(self._fd)
+        write_atomic(self._path, b"".join(records), fs=self._fs, durable=self._durable)
+        self._fd = self._fs.open(self._path, os.O_RDWR)
         return offsets, pos
 
     def __getitem__(self, item: int | slice) -> Any:
@@ -216,7 +273,7 @@ class DurableJournal(Journal):  # type: ignore[misc]
                 self.sync()
                 self._save_meta(sync=self._durable)
             finally:
-                os.close(self._fd)
+                self._fs.close(self._fd)
                 self._fd = -1
 
     def setRaftCommitIndex(self, raftCommitIndex: int) -> None:  # noqa: N802,N803
@@ -240,16 +297,16 @@ class DurableJournal(Journal):  # type: ignore[misc]
 
     def onOneSecondTimer(self) -> None:  # noqa: N802
         if not self._meta_saved:
-            self._save_meta(sync=False)  # the commit index is a hint: no fsync needed
+            self._save_meta(sync=self._durable)  # never an empty meta after a power loss
 
     # -- internals -------------------------------------------------------------------
     def _truncate(self, offset: int) -> None:
-        os.ftruncate(self._fd, offset)
+        self._fs.truncate(self._fd, offset)
         self._end = self._phys_end = offset
         self._dirty = True
 
     def _open_and_load(self) -> int:
-        fd = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o600)
+        fd = self._fs.open(self._path, os.O_RDWR | os.O_CREAT, 0o600)
         data = b""
         size = os.fstat(fd).st_size
         if size:
@@ -257,12 +314,12 @@ class DurableJournal(Journal):  # type: ignore[misc]
                 data = f.read()
         if not data.startswith(_MAGIC):
             if size:
-                os.close(fd)
+                self._fs.close(fd)
                 raise ValueError(f"{self._path} is not a Vectron raft journal")
-            os.pwrite(fd, _MAGIC, 0)
+            self._fs.pwrite(fd, _MAGIC, 0)
             if self._durable:
-                os.fsync(fd)
-                _fsync_dir(self._path)
+                self._fs.fsync(fd)
+                fsync_dir(self._path, fs=self._fs)
             self._end = self._phys_end = len(_MAGIC)
             return fd
         pos = len(_MAGIC)
@@ -280,9 +337,9 @@ class DurableJournal(Journal):  # type: ignore[misc]
             pos = end
         if pos != len(data):
             logger.warning("journal %s: cutting a torn tail of %d bytes", self._path, len(data) - pos)
-            os.ftruncate(fd, pos)
+            self._fs.truncate(fd, pos)
             if self._durable:
-                os.fsync(fd)
+                self._fs.fsync(fd)
         self._end = self._phys_end = pos
         return fd
 
@@ -298,13 +355,5 @@ class DurableJournal(Journal):  # type: ignore[misc]
             return {}
 
     def _save_meta(self, *, sync: bool) -> None:
-        tmp = self._meta_path + ".tmp"
-        with open(tmp, "wb") as f:
-            f.write(json.dumps(self._meta).encode())
-            f.flush()
-            if sync:
-                os.fsync(f.fileno())
-        os.replace(tmp, self._meta_path)
-        if sync:
-            _fsync_dir(self._meta_path)
+        write_atomic(self._meta_path, json.dumps(self._meta).encode(), fs=self._fs, durable=sync)
         self._meta_saved = True

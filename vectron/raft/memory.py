@@ -16,16 +16,14 @@ from typing import Any, BinaryIO, Generic, TypeVar
 
 from vectron.errors import InvalidArgument, Unavailable
 from vectron.raft.fsm import Entry, StateMachine
+from vectron.raft.protocol import Consistency
 
-__all__ = ["InMemoryGroup", "CONSISTENCY_LEVELS"]
+__all__ = ["InMemoryGroup"]
 
 logger = logging.getLogger(__name__)
 
 S = TypeVar("S", bound=StateMachine)
 T = TypeVar("T")
-
-#: Read consistency levels accepted by ``read``.
-CONSISTENCY_LEVELS = ("linearizable", "leader", "any")
 
 
 class InMemoryGroup(Generic[S]):
@@ -69,11 +67,9 @@ class InMemoryGroup(Generic[S]):
             self._index += 1  # a barrier takes a log index, as in the real group
             return self._index
 
-    def read(self, fn: Callable[[S], T], consistency: str = "linearizable", timeout: float = 5.0) -> T:
+    def read(self, fn: Callable[[S], T], consistency: str = Consistency.LINEARIZABLE, timeout: float = 5.0) -> T:
         """Run ``fn(fsm)`` after the read barrier the consistency level asks for."""
-        if consistency not in CONSISTENCY_LEVELS:
-            raise InvalidArgument(f"unknown consistency {consistency!r}", field="consistency")
-        if consistency == "linearizable":
+        if Consistency.parse(consistency) is Consistency.LINEARIZABLE:
             self.barrier(timeout)
         return fn(self.fsm)
 

@@ -5,19 +5,14 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from typing import Protocol
-
 from vectron.errors import Indeterminate, Unavailable
+from vectron.raft.protocol import Group
 
 log = logging.getLogger(__name__)
 
 
-class Proposer(Protocol):
-    def propose(self, body: bytes, request_id: str | None = None, timeout: float = 5.0) -> bytes: ...
-
-
 def propose_with_retry(
-    group: Proposer, body: bytes, *, timeout: float, what: str, request_id: str | None = None
+    group: Group, body: bytes, *, timeout: float, what: str, request_id: str | None = None
 ) -> bytes:
     """Propose ``body``, retrying definite failures (no leader yet, ...) and open outcomes
     with the same request id (the FSM answers a repeat from its dedup record) until

@@ -20,11 +20,12 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Protocol, TypeVar
+from typing import TypeVar
 
 import bcrypt
 
 from vectron.errors import InvalidArgument, NotFound, ResourceExhausted, Unauthenticated
+from vectron.raft.protocol import Group
 from vectron.raft.retry import propose_with_retry
 from vectron.services.auth import api_keys
 from vectron.services.auth.commands import decode_result
@@ -46,19 +47,12 @@ from vectron.services.auth.sessions import TokenIssuer
 from vectron.services.auth.throttle import LoginThrottle
 from vectron.v1 import auth_pb2
 
-__all__ = ["AuthConfig", "AuthGroup", "AuthService"]
+__all__ = ["AuthConfig", "AuthService"]
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-
-class AuthGroup(Protocol):
-    """What the auth service needs of a Raft group (RaftGroup or InMemoryGroup)."""
-
-    def propose(self, body: bytes, request_id: str | None = None, timeout: float = 5.0) -> bytes: ...
-
-    def read(self, fn: Callable[[Any], T], consistency: str = "linearizable", timeout: float = 5.0) -> T: ...
 
 
 @dataclass(frozen=True)
@@ -86,7 +80,7 @@ class AuthService:
 
     def __init__(
         self,
-        group: AuthGroup,
+        group: Group,
         tokens: TokenIssuer,
         config: AuthConfig | None = None,
         *,

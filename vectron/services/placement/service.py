@@ -22,9 +22,10 @@ import time
 import uuid
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol, TypeVar
+from typing import Any, TypeVar
 
 from vectron.errors import CollectionAlreadyExists, CollectionNotFound, InvalidArgument, NotFound
+from vectron.raft.protocol import Group
 from vectron.raft.retry import propose_with_retry
 from vectron.services.placement.commands import decode_result
 from vectron.services.placement.fsm import PlacementStateMachine
@@ -33,7 +34,7 @@ from vectron.store.store import MAX_DIMENSION, check_hnsw, check_name
 from vectron.store.types import DISTANCES
 from vectron.v1 import placement_pb2
 
-__all__ = ["PlacementConfig", "PlacementGroup", "PlacementService", "Liveness", "MAX_SHARDS", "MAX_REPLICATION"]
+__all__ = ["PlacementConfig", "PlacementService", "Liveness", "MAX_SHARDS", "MAX_REPLICATION"]
 
 log = logging.getLogger(__name__)
 
@@ -43,13 +44,6 @@ MAX_SHARDS = 1024
 MAX_REPLICATION = 7
 MAX_OWNER_BYTES = 256
 
-
-class PlacementGroup(Protocol):
-    """What the placement service needs of a Raft group (RaftGroup or InMemoryGroup)."""
-
-    def propose(self, body: bytes, request_id: str | None = None, timeout: float = 5.0) -> bytes: ...
-
-    def read(self, fn: Callable[[Any], T], consistency: str = "linearizable", timeout: float = 5.0) -> T: ...
 
 
 @dataclass(frozen=True)
@@ -150,7 +144,7 @@ class PlacementService:
 
     def __init__(
         self,
-        group: PlacementGroup,
+        group: Group,
         config: PlacementConfig | None = None,
         *,
         liveness: Liveness | None = None,
