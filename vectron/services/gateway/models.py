@@ -8,14 +8,16 @@ models, so both edges share one validation and one internal API.
 from __future__ import annotations
 
 import datetime as _dt
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, StrictStr
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, StrictStr, WithJsonSchema
 
 __all__ = [
     "PointIdT",
     "ErrorBody",
     "ErrorResponse",
+    "Filter",
+    "FilterT",
     "Credentials",
     "UserOut",
     "UserResponse",
@@ -88,6 +90,79 @@ class ErrorBody(BaseModel):
 
 class ErrorResponse(BaseModel):
     error: ErrorBody
+
+
+# -- filters -------------------------------------------------------------------------------
+# These models only describe the filter grammar in the OpenAPI document (the FILTER_REF schema);
+# requests keep the filter as plain JSON, which vectron.store.filters validates with messages
+# that name the exact path of a bad condition.
+
+MatchScalar = StrictStr | StrictInt | StrictBool
+
+
+class _Doc(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class MatchValue(_Doc):
+    value: MatchScalar
+
+
+class MatchAny(_Doc):
+    any: list[MatchScalar]
+
+
+class RangeBounds(_Doc):
+    gt: float | None = None
+    gte: float | None = None
+    lt: float | None = None
+    lte: float | None = None
+
+
+class MatchCondition(_Doc):
+    key: str = Field(max_length=256, description="dotted payload path; lists met on the way are walked")
+    match: MatchValue | MatchAny
+
+
+class RangeCondition(_Doc):
+    key: str = Field(max_length=256)
+    range: RangeBounds
+
+
+class KeyRef(_Doc):
+    key: str = Field(max_length=256)
+
+
+class HasIdCondition(_Doc):
+    has_id: list[PointIdT]
+
+
+class IsEmptyCondition(_Doc):
+    is_empty: KeyRef = Field(description="the key is missing, null or []")
+
+
+class IsNullCondition(_Doc):
+    is_null: KeyRef = Field(description="the key is present and null")
+
+
+Condition = Union[MatchCondition, RangeCondition, HasIdCondition, IsEmptyCondition, IsNullCondition, "Filter"]
+Clause = list[Condition] | Condition
+
+
+class Filter(_Doc):
+    """must: every condition holds; should: at least one (when not empty); must_not: none."""
+
+    must: Clause | None = None
+    should: Clause | None = None
+    must_not: Clause | None = None
+
+
+Filter.model_rebuild()
+
+#: where the OpenAPI document keeps the Filter schema (added by the gateway's docs module)
+FILTER_REF = "#/components/schemas/Filter"
+#: a request's filter: plain JSON here, documented as :class:`Filter`
+FilterT = Annotated[dict[str, Any], WithJsonSchema({"$ref": FILTER_REF})]
 
 
 # -- accounts ------------------------------------------------------------------------------
@@ -247,7 +322,7 @@ class PointsResponse(BaseModel):
 
 class DeletePointsRequest(_In):
     ids: list[PointIdT] | None = Field(default=None, max_length=10_000)
-    filter: dict[str, Any] | None = None
+    filter: FilterT | None = None
 
 
 class DeletedResponse(BaseModel):
@@ -255,7 +330,7 @@ class DeletedResponse(BaseModel):
 
 
 class ScrollRequest(_In):
-    filter: dict[str, Any] | None = None
+    filter: FilterT | None = None
     limit: StrictInt = Field(default=100, ge=1, le=10_000)
     offset: PointIdT | None = None
     with_vector: StrictBool = False
@@ -269,7 +344,7 @@ class ScrollResponse(BaseModel):
 
 
 class CountRequest(_In):
-    filter: dict[str, Any] | None = None
+    filter: FilterT | None = None
     consistency: Consistency | None = None
 
 
@@ -290,7 +365,7 @@ class UpdatedResponse(BaseModel):
 class SearchRequest(_In):
     vector: list[Component] = Field(min_length=1)
     top_k: StrictInt = Field(default=10, ge=1, le=10_000)
-    filter: dict[str, Any] | None = None
+    filter: FilterT | None = None
     ef: StrictInt | None = Field(default=None, ge=1, le=100_000)
     score_threshold: StrictFloat | None = None
     with_payload: StrictBool = True
