@@ -63,7 +63,8 @@
     if (!text.trim()) return undefined;
     try { return JSON.parse(text); } catch (err) { throw new Error(`${what} is not valid JSON: ${err.message}`); }
   }
-  const pointId = (raw) => (/^\d+$/.test(raw) && raw.length < 20 ? Number(raw) : raw);
+  // digits are an integer id (up to 15 digits: JavaScript numbers are exact only below 2**53)
+  const pointId = (raw) => (/^\d+$/.test(raw) && raw.length <= 15 ? Number(raw) : raw);
 
   // ---- session ----------------------------------------------------------------------------
   async function signIn(email, password) {
@@ -341,7 +342,7 @@
     }));
     $("#cluster-refresh").addEventListener("click", guard(loadCluster));
     $("#cluster-auto").addEventListener("change", setClusterTimer);
-    window.addEventListener("hashchange", () => render(true));
+    window.addEventListener("hashchange", () => { say(""); render(true); });
     render(false);
   });
 })();
