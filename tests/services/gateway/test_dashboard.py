@@ -193,6 +193,7 @@ def _shots() -> pathlib.Path | None:
 @needs_browser
 @pytest.mark.slow
 def test_console_in_a_real_browser(daemon: Daemon, browser: Any, tmp_path: pathlib.Path) -> None:
+    from selenium.common.exceptions import StaleElementReferenceException
     from selenium.webdriver.common.by import By
     from selenium.webdriver.common.keys import Keys
     from selenium.webdriver.support import expected_conditions as ec
@@ -200,7 +201,8 @@ def test_console_in_a_real_browser(daemon: Daemon, browser: Any, tmp_path: pathl
 
     http = httpx.Client(base_url=daemon.url, timeout=30)
     shots = _shots()
-    wait = WebDriverWait(browser, 30)
+    # views re-render their tables (the cluster view every 5 s): a wait re-reads a replaced row
+    wait = WebDriverWait(browser, 30, ignored_exceptions=(StaleElementReferenceException,))
     find = browser.find_element
 
     def shot(name: str) -> None:
