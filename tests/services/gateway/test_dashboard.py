@@ -25,6 +25,7 @@ import jsonschema
 import pytest
 
 from tests.services.gateway.conftest import Stack
+from vectron.services.gateway import models as m
 from tests.services.gateway.procs import Daemon, single_node
 
 PASSWORD = "correct horse battery"
@@ -104,6 +105,17 @@ def test_openapi_lists_real_errors_and_a_real_filter_schema(stack: Stack) -> Non
             check(doc, "Filter", wrong)
         r = http.post("/v1/collections/docs/points/count", json={"filter": wrong}, headers=H(key))
         assert r.status_code == 400 and r.json()["error"]["field"].startswith("filter"), r.text
+
+
+def test_request_models_have_a_filter_schema_of_their_own() -> None:
+    """Outside OpenAPI too (pydantic's model_json_schema): the Filter schema comes along."""
+    flt = {"must": [{"key": "n", "range": {"gt": 1}}], "should": {"has_id": [1, "a"]}}
+    for model, body in ((m.SearchRequest, {"vector": [1.0], "filter": flt}), (m.ScrollRequest, {"filter": flt}),
+                        (m.CountRequest, {"filter": flt}), (m.DeletePointsRequest, {"filter": flt})):
+        validator = jsonschema.Draft202012Validator(model.model_json_schema())
+        validator.validate(body)
+        assert not validator.is_valid({**body, "filter": {"must": [{"key": "n", "range": {"over": 1}}]}}), model
+        assert model.model_validate(body).filter == flt  # validation keeps the plain JSON
 
 
 def test_docs_pages_use_only_vendored_assets(stack: Stack) -> None:

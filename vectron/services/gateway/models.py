@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as _dt
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, StrictStr, WithJsonSchema
+from pydantic import BaseModel, ConfigDict, Field, GetJsonSchemaHandler, StrictBool, StrictFloat, StrictInt, StrictStr
 
 __all__ = [
     "PointIdT",
@@ -93,7 +93,7 @@ class ErrorResponse(BaseModel):
 
 
 # -- filters -------------------------------------------------------------------------------
-# These models only describe the filter grammar in the OpenAPI document (the FILTER_REF schema);
+# These models only describe the filter grammar in the JSON schemas (and so in /openapi.json);
 # requests keep the filter as plain JSON, which vectron.store.filters validates with messages
 # that name the exact path of a bad condition.
 
@@ -159,10 +159,18 @@ class Filter(_Doc):
 
 Filter.model_rebuild()
 
-#: where the OpenAPI document keeps the Filter schema (added by the gateway's docs module)
-FILTER_REF = "#/components/schemas/Filter"
-#: a request's filter: plain JSON here, documented as :class:`Filter`
-FilterT = Annotated[dict[str, Any], WithJsonSchema({"$ref": FILTER_REF})]
+class _DocumentedAs:
+    """Annotation: the field is validated as its own type, and documented as ``model``."""
+
+    def __init__(self, model: type[BaseModel]) -> None:
+        self.model = model
+
+    def __get_pydantic_json_schema__(self, core_schema: Any, handler: GetJsonSchemaHandler) -> Any:
+        return handler(self.model.__pydantic_core_schema__)
+
+
+#: a request's filter: plain JSON here (vectron.store.filters checks it), documented as :class:`Filter`
+FilterT = Annotated[dict[str, Any], _DocumentedAs(Filter)]
 
 
 # -- accounts ------------------------------------------------------------------------------

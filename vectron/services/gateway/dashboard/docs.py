@@ -4,7 +4,8 @@ from assets vendored in ``static/vendor`` (no CDN), and the shape of ``/openapi.
 The OpenAPI document says what the server really answers: request validation fails with
 400 :class:`~vectron.services.gateway.models.ErrorResponse` (the exception handler in
 ``rest.py`` turns FastAPI's 422 into it), so FastAPI's generated 422 ``HTTPValidationError``
-responses are replaced by that 400; and ``filter`` fields point at a real ``Filter`` schema.
+responses are replaced by that 400. (``filter`` fields get their ``Filter`` schema from
+``models.FilterT``.)
 """
 
 from __future__ import annotations
@@ -16,17 +17,14 @@ from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html, get_swagge
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import HTMLResponse
 
-from vectron.services.gateway import models as m
-
 __all__ = ["docs_router", "install_openapi", "VENDOR_URL"]
 
 VENDOR_URL = "/dashboard/static/vendor"
-_REF = "#/components/schemas/{model}"
 #: the docs pages may load images only from here: ReDoc's footer logo would come from a CDN
 _CSP = {"Content-Security-Policy": "img-src 'self' data:"}
 _BAD_INPUT = {
     "description": "bad input (the field is named)",
-    "content": {"application/json": {"schema": {"$ref": _REF.format(model="ErrorResponse")}}},
+    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorResponse"}}},
 }
 
 
@@ -63,14 +61,9 @@ def docs_router(openapi_url: str, title: str) -> APIRouter:
 
 
 def openapi_document(app: FastAPI) -> dict[str, Any]:
-    """FastAPI's document with 422 replaced by the real 400 and the Filter schema added."""
+    """FastAPI's document with its 422 answers replaced by the real 400."""
     doc = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
-    schemas = doc.setdefault("components", {}).setdefault("schemas", {})
-    filter_schema = m.Filter.model_json_schema(ref_template=_REF)
-    defs = filter_schema.pop("$defs", {})
-    if "$ref" not in filter_schema:  # a recursive model comes back as a $ref into its own $defs
-        defs["Filter"] = filter_schema
-    schemas.update(defs)
+    schemas = doc.get("components", {}).get("schemas", {})
     for item in doc.get("paths", {}).values():
         for operation in item.values():
             responses = operation.get("responses", {})
