@@ -179,7 +179,7 @@ def browser(tmp_path: pathlib.Path) -> Iterator[Any]:
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
     for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage",
                  f"--user-data-dir={tmp_path / 'chromium-profile'}", "--window-size=1280,900",
                  # every host but loopback is unreachable: the pages must not need the internet
                  "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1"):
