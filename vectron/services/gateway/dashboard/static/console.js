@@ -141,8 +141,8 @@
       el("td", {}, c.dimension), el("td", {}, c.distance), el("td", {}, c.shards), el("td", {}, c.replication_factor),
       el("td", {},
         el("button", { type: "button", onclick: () => showCollection(c) }, `Details of ${c.name}`), " ",
-        el("button", { type: "button", onclick: guard(() => browse(c.name)) }, "Browse points"), " ",
-        el("button", { type: "button", onclick: guard(() => dropCollection(c.name)) }, "Delete"))));
+        el("button", { type: "button", "aria-label": `Browse points of ${c.name}`, onclick: guard(() => browse(c.name)) }, "Browse points"), " ",
+        el("button", { type: "button", "aria-label": `Delete ${c.name}`, onclick: guard(() => dropCollection(c.name)) }, "Delete"))));
     $("#collections-table tbody").replaceChildren(...rows);
     if (!rows.length) $("#collections-table tbody").append(el("tr", {}, el("td", { colspan: 7 }, "No collections yet.")));
     say(`${list.length} collection(s).`);
