@@ -12,6 +12,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, StrictStr
 
+from vectron.services.gateway.filter_doc import FilterT
+
 __all__ = [
     "PointIdT",
     "ErrorBody",
@@ -247,7 +249,7 @@ class PointsResponse(BaseModel):
 
 class DeletePointsRequest(_In):
     ids: list[PointIdT] | None = Field(default=None, max_length=10_000)
-    filter: dict[str, Any] | None = None
+    filter: FilterT | None = None
 
 
 class DeletedResponse(BaseModel):
@@ -255,7 +257,7 @@ class DeletedResponse(BaseModel):
 
 
 class ScrollRequest(_In):
-    filter: dict[str, Any] | None = None
+    filter: FilterT | None = None
     limit: StrictInt = Field(default=100, ge=1, le=10_000)
     offset: PointIdT | None = None
     with_vector: StrictBool = False
@@ -269,7 +271,7 @@ class ScrollResponse(BaseModel):
 
 
 class CountRequest(_In):
-    filter: dict[str, Any] | None = None
+    filter: FilterT | None = None
     consistency: Consistency | None = None
 
 
@@ -290,7 +292,7 @@ class UpdatedResponse(BaseModel):
 class SearchRequest(_In):
     vector: list[Component] = Field(min_length=1)
     top_k: StrictInt = Field(default=10, ge=1, le=10_000)
-    filter: dict[str, Any] | None = None
+    filter: FilterT | None = None
     ef: StrictInt | None = Field(default=None, ge=1, le=100_000)
     score_threshold: StrictFloat | None = None
     with_payload: StrictBool = True

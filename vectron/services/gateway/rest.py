@@ -25,6 +25,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from vectron.errors import VectronError
 from vectron.services.gateway import models as m
 from vectron.errors import RateLimited
+from vectron.services.gateway import dashboard
 from vectron.services.gateway.api import Gateway
 from vectron.services.gateway.metrics import CONTENT_TYPE_LATEST, GatewayMetrics
 
@@ -165,6 +166,8 @@ def create_app(gateway: Gateway, *, metrics: GatewayMetrics | None = None, max_b
         title="Vectron",
         version="1",
         description="A distributed vector database: collections of points (id, vector, JSON payload) searched by similarity.",
+        docs_url=None,  # /docs and /redoc come from vendored assets: see dashboard.install
+        redoc_url=None,
     )
     app.add_middleware(BodyLimit, limit=max_body_bytes)
 
@@ -302,4 +305,5 @@ def create_app(gateway: Gateway, *, metrics: GatewayMetrics | None = None, max_b
     def prometheus_metrics() -> Response:
         return Response(metrics.render(), media_type=CONTENT_TYPE_LATEST)
 
+    dashboard.install(app, g)
     return app
