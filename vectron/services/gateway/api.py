@@ -59,6 +59,7 @@ from vectron.errors import (
     Unavailable,
     VectronError,
 )
+from vectron.limits import MAX_BATCH_POINTS
 from vectron.services.auth.api_keys import ApiKeyCache
 from vectron.services.auth.model import ApiKeyInfo, Plan, User
 from vectron.services.gateway import models as m
@@ -68,6 +69,7 @@ from vectron.services.grpc_errors import error_from_rpc_error, may_have_been_app
 from vectron.services.placement.routing import group_by_shard
 from vectron.store.filters import compile_filter
 from vectron.v1 import placement_pb2, points_pb2, worker_pb2
+from vectron.wire import payload_to_json
 
 __all__ = [
     "Gateway",
@@ -81,7 +83,6 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-MAX_PAYLOAD_BYTES = 1 << 20
 _CONSISTENCY = {
     None: worker_pb2.CONSISTENCY_DEFAULT,
     "linearizable": worker_pb2.LINEARIZABLE,
@@ -129,7 +130,7 @@ class GatewayConfig:
     #: defaults of new collections
     default_shards: int = 1
     default_replication_factor: int = 1
-    max_batch_points: int = 10_000
+    max_batch_points: int = MAX_BATCH_POINTS
     fanout_threads: int = 64
 
 
@@ -664,9 +665,7 @@ class Gateway:
                 raise InvalidArgument(f"points[{i}].id {pt.id!r} appears twice in the batch", field=f"points[{i}].id")
             seen.add(key)
             self._check_vector(pt.vector, info, f"points[{i}].vector")
-            payload = "" if pt.payload is None else json.dumps(pt.payload, separators=(",", ":"), allow_nan=False)
-            if len(payload) > MAX_PAYLOAD_BYTES:
-                raise PayloadTooLarge(f"points[{i}].payload is over {MAX_PAYLOAD_BYTES} bytes", field=f"points[{i}].payload")
+            payload = payload_to_json(pt.payload, f"points[{i}].payload")
             encoded.append(points_pb2.Point(id=_pid_to_proto(pt.id), vector=pt.vector, payload_json=payload))
         if p.plan.max_points:
             have = self._count_all(p.user_id, name, table, None, "leader")
@@ -775,9 +774,7 @@ class Gateway:
     def set_payload(self, api_key: str | None, name: str, req: m.SetPayloadRequest) -> m.UpdatedResponse:
         p = self.authorize(api_key, write=True)
         info = self._table(p, name).collection
-        payload = json.dumps(req.payload, separators=(",", ":"), allow_nan=False)
-        if len(payload) > MAX_PAYLOAD_BYTES:
-            raise PayloadTooLarge(f"payload is over {MAX_PAYLOAD_BYTES} bytes", field="payload")
+        payload = payload_to_json(req.payload, "payload")
         groups = group_by_shard(req.ids, info.shard_count, info.hash_scheme)
         base = uuid.uuid4().hex
 

@@ -23,6 +23,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from vectron.errors import VectronError
+from vectron.limits import MAX_INT_ID
 from vectron.services.gateway import models as m
 from vectron.errors import RateLimited
 from vectron.services.gateway.api import Gateway
@@ -155,7 +156,7 @@ def _fast(model: BaseModel, *, exclude_none: bool = False) -> Response:
 
 def _point_id(raw: str) -> int | str:
     """A path id: digits are an integer id (use POST .../points/get for a string id of digits)."""
-    return int(raw) if raw.isdigit() and int(raw) < 2**64 else raw
+    return int(raw) if raw.isdigit() and int(raw) < MAX_INT_ID else raw
 
 
 def create_app(gateway: Gateway, *, metrics: GatewayMetrics | None = None, max_body_bytes: int = DEFAULT_MAX_BODY_BYTES) -> FastAPI:

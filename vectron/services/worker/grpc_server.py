@@ -20,18 +20,10 @@ import grpc
 from vectron.errors import DimensionMismatch, InvalidArgument, NotLeader
 from vectron.services.channels import open_channel
 from vectron.services.grpc_errors import error_from_rpc_error, grpc_error_boundary
-from vectron.services.worker.convert import (
-    hit_to_proto,
-    id_from_proto,
-    id_to_proto,
-    ids_from_proto,
-    parse_filter,
-    parse_json_object,
-    record_to_proto,
-    vectors_from_points,
-)
+from vectron.services.worker.convert import hit_to_proto, record_to_proto, vectors_from_points
 from vectron.services.worker.service import ShardKey, WorkerService
 from vectron.v1 import worker_pb2, worker_pb2_grpc
+from vectron.wire import id_from_proto, id_to_proto, ids_from_proto, parse_filter, parse_json_object
 
 __all__ = ["SERVICE_NAME", "FORWARDED_KEY", "WorkerServicer", "ChannelPool"]
 

@@ -31,17 +31,16 @@ from vectron.errors import (
     Indeterminate,
     InvalidArgument,
     NotLeader,
-    PayloadTooLarge,
     StaleEpoch,
     Unavailable,
     VectronError,
 )
+from vectron.limits import MAX_BATCH_POINTS, dump_payload
 from vectron.raft import CONSISTENCY_LEVELS
 from vectron.services.placement.routing import shard_of
 from vectron.services.worker.fsm import ShardStateMachine, decode_result
 from vectron.services.worker.replicas import ReplicaHost, ShardReplica
 from vectron.store import Record, ScoredPoint
-from vectron.store.collection import MAX_BATCH_POINTS, MAX_PAYLOAD_BYTES
 from vectron.store.filters import compile_filter
 from vectron.store.ids import PointId, check_ids
 from vectron.v1 import placement_pb2, worker_pb2
@@ -322,14 +321,4 @@ def _status_of(replica: ShardReplica) -> worker_pb2.ShardStatus:
 
 
 def _dump_payload(payload: dict[str, Any] | None) -> str:
-    if payload is None:
-        return "{}"
-    if not isinstance(payload, dict):
-        raise InvalidArgument("a payload must be a JSON object", field="points.payload_json")
-    try:
-        text = json.dumps(payload, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
-    except (TypeError, ValueError) as exc:
-        raise InvalidArgument(f"payload is not valid JSON: {exc}", field="points.payload_json") from None
-    if len(text.encode()) > MAX_PAYLOAD_BYTES:
-        raise PayloadTooLarge(f"a payload is larger than {MAX_PAYLOAD_BYTES} bytes", field="points.payload_json")
-    return text
+    return "{}" if payload is None else dump_payload(payload, "points.payload_json")
