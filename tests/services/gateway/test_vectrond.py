@@ -15,7 +15,7 @@ import vectron.raft
 from vectron.daemon import main, parse_roles
 from vectron.services.runner import NodeConfig, PreflightError, preflight
 
-from tests.services.gateway.procs import free_ports, single_node
+from tests.services.gateway.procs import single_node
 
 
 

@@ -10,7 +10,8 @@ buckets), ``rest`` and ``grpc_server`` (thin adapters), ``node``
 (:func:`serve_gateway`).
 """
 
-from vectron.services.gateway.api import Gateway, GatewayConfig, Principal, RoutingCache
+from vectron.services.gateway.api import Gateway, GatewayConfig, Principal
 from vectron.services.gateway.limits import TokenBucketLimiter
+from vectron.services.gateway.routing import RoutingCache
 
 __all__ = ["Gateway", "GatewayConfig", "Principal", "RoutingCache", "TokenBucketLimiter"]

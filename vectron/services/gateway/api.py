@@ -2,7 +2,7 @@
 
 :class:`Gateway` authenticates the caller, enforces plans, and turns each call
 into calls on the services behind it; it returns plain data (the dataclasses
-below, the auth service's :class:`~vectron.services.auth.model.User` and
+of :mod:`.results`, the auth service's :class:`~vectron.services.auth.model.User` and
 friends, the placement driver's collection infos) that the REST and gRPC
 adapters each render, and raises only :mod:`vectron.errors`:
 
@@ -33,7 +33,7 @@ import time
 import uuid
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from vectron.errors import (
@@ -56,6 +56,7 @@ from vectron.services.gateway import models as m
 from vectron.services.gateway.convert import checked_filter
 from vectron.services.gateway.limits import TokenBucketLimiter
 from vectron.services.gateway.merge import in_order, scroll_page, top_k
+from vectron.services.gateway.results import CollectionDetail, Health, Page, SearchResult, ShardState
 from vectron.services.gateway.routing import PlacementBackend, Router, RoutingCache
 from vectron.services.gateway.shard_calls import CallPolicy, ShardCaller, settle_writes
 from vectron.services.gateway.workers import Hit, Point, PointWrite, SearchSpec, ShardTarget, WorkerClient, WorkerClients, WorkerPool
@@ -63,18 +64,7 @@ from vectron.services.placement.routing import group_by_shard
 from vectron.v1 import placement_pb2
 from vectron.wire import PointId, id_order, payload_to_json
 
-__all__ = [
-    "AuthBackend",
-    "CollectionDetail",
-    "Gateway",
-    "GatewayConfig",
-    "Health",
-    "Page",
-    "Principal",
-    "RoutingCache",
-    "SearchResult",
-    "ShardState",
-]
+__all__ = ["AuthBackend", "Gateway", "GatewayConfig", "Principal"]
 
 log = logging.getLogger(__name__)
 
@@ -125,47 +115,6 @@ class Principal:
     key_id: str
     plan: Plan
     scope: str
-
-
-@dataclass(frozen=True)
-class ShardState:
-    """One shard of a collection as ``get_collection`` reports it (``points`` None: it could not answer)."""
-
-    shard: placement_pb2.ShardInfo
-    status: str
-    points: int | None
-
-
-@dataclass(frozen=True)
-class CollectionDetail:
-    info: placement_pb2.CollectionInfo
-    shards: list[ShardState]
-    #: None when some shard could not answer
-    points: int | None
-
-
-@dataclass(frozen=True)
-class Page:
-    points: list[Point]
-    next_offset: PointId | None
-
-
-@dataclass(frozen=True)
-class SearchResult:
-    """One hit list per search asked; ``failed_shards`` non-empty only when partial answers were allowed."""
-
-    results: list[list[Hit]]
-    failed_shards: list[int]
-
-    @property
-    def partial(self) -> bool:
-        return bool(self.failed_shards)
-
-
-@dataclass(frozen=True)
-class Health:
-    status: str
-    checks: dict[str, bool] = field(default_factory=dict)
 
 
 def _bearer_kind(credential: str | None) -> str:

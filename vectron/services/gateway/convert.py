@@ -8,17 +8,15 @@ plus the check and JSON of a request's filter.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from vectron.services.auth.model import ApiKeyInfo, User
 from vectron.services.gateway import models as m
+from vectron.services.gateway.results import CollectionDetail, Health, SearchResult
 from vectron.services.gateway.workers import Hit, Point
 from vectron.store.filters import compile_filter
 from vectron.v1 import placement_pb2
 from vectron.wire import filter_to_json
-
-if TYPE_CHECKING:
-    from vectron.services.gateway.api import CollectionDetail, Health, SearchResult
 
 __all__ = [
     "user_out",

@@ -24,7 +24,8 @@ from vectron.errors import InvalidArgument, VectronError
 from vectron.services.gateway import models as m
 from vectron.errors import PartialWrite, RateLimited
 from vectron.services.auth.model import ApiKeyInfo, User
-from vectron.services.gateway.api import CollectionDetail, Gateway
+from vectron.services.gateway.api import Gateway
+from vectron.services.gateway.results import CollectionDetail
 from vectron.services.gateway.workers import Hit, Point
 from vectron.services.gateway.metrics import GatewayMetrics
 from vectron.services.grpc_errors import ERROR_CODE_KEY, ERROR_FIELD_KEY, abort_with, status_code_for
