@@ -114,3 +114,12 @@ def test_a_down_shard_fails_the_search_unless_partial_is_allowed(cluster: Cluste
         g.search(key, "docs", m.SearchRequest(vector=[1.0, 0, 0, 0]))
     result = g.search(key, "docs", m.SearchRequest(vector=[1.0, 0, 0, 0], top_k=30, allow_partial=True))
     assert result.partial and result.failed_shards == [0] and 0 < len(result.results[0]) < 30
+
+
+def test_no_shard_call_outlives_the_deadline(cluster: Cluster, gw: tuple[Gateway, str]) -> None:
+    g, key = gw
+    late = cluster.gateway(GatewayConfig(retry_deadline=0.0, retry_attempts=4))
+    with pytest.raises(Unavailable) as err:
+        late.count(key, "docs", m.CountRequest())
+    assert "no time left" in err.value.message
+    assert g.count(key, "docs", m.CountRequest()) == 0

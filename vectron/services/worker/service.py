@@ -5,8 +5,9 @@ raising vectron.errors. The gRPC servicer is a thin adapter over :class:`WorkerS
 Writes are validated here (ids, shard ownership by the routing hash, dimension,
 finite components, payload objects), then proposed to the shard's group with a
 request id within the caller's remaining time (``timeout``), once: the
-gateway retries with the same id (the FSM applies an id once). A replica that is not the leader raises :class:`~vectron.errors.NotLeader`
-carrying the leader worker's gRPC address.
+gateway retries with the same id (the FSM applies an id once). A replica
+that is not the leader raises :class:`~vectron.errors.NotLeader` carrying the
+leader worker's gRPC address.
 
 Reads take a consistency level: ``linearizable`` (the group's read barrier on
 the leader; the default of get, scroll and count), ``leader`` (the leader's
