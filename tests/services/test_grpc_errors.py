@@ -1,4 +1,4 @@
-"""vectron.errors -> gRPC status, mapped once (decorator and interceptor), and back."""
+"""vectron.errors -> gRPC status, mapped once (the servicer decorator), and back."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import grpc
 import pytest
 
 from vectron import errors
-from vectron.services.grpc_errors import ErrorMappingInterceptor, error_from_rpc_error, status_code_for
+from vectron.services.grpc_errors import error_from_rpc_error, grpc_error_boundary, status_code_for
 
 
 @pytest.mark.parametrize(
@@ -29,12 +29,14 @@ from vectron.services.grpc_errors import ErrorMappingInterceptor, error_from_rpc
 def test_every_error_round_trips_through_a_real_server(error: errors.VectronError, code: grpc.StatusCode) -> None:
     assert status_code_for(error) == code
 
-    def handler(request: bytes, context: grpc.ServicerContext) -> bytes:
-        raise error
+    class Servicer:
+        @grpc_error_boundary
+        def M(self, request: bytes, context: grpc.ServicerContext) -> bytes:
+            raise error
 
-    server = grpc.server(futures.ThreadPoolExecutor(max_workers=2), interceptors=[ErrorMappingInterceptor()])
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=2))
     server.add_generic_rpc_handlers(
-        [grpc.method_handlers_generic_handler("t.T", {"M": grpc.unary_unary_rpc_method_handler(handler)})]
+        [grpc.method_handlers_generic_handler("t.T", {"M": grpc.unary_unary_rpc_method_handler(Servicer().M)})]
     )
     port = server.add_insecure_port("127.0.0.1:0")
     server.start()

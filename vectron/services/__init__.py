@@ -1,1 +1,1 @@
-"""Vectron's services (auth, and later gateway, placement, worker) and their shared edges."""
+"""Vectron's services (auth, placement, worker, gateway) and their shared edges."""

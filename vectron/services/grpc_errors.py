@@ -1,7 +1,6 @@
 """Mapping vectron.errors to gRPC statuses, once, for every service.
 
-Server side: wrap a servicer method with :func:`grpc_error_boundary` or add
-:class:`ErrorMappingInterceptor` to the server. A :class:`~vectron.errors.VectronError`
+Server side: wrap a servicer method with :func:`grpc_error_boundary`. A :class:`~vectron.errors.VectronError`
 becomes the gRPC status named by its ``grpc_code``, with its message as the
 details and its ``code`` / ``field`` in the trailing metadata
 (``vectron-error-code``, ``vectron-error-field``) so that a client can rebuild the
@@ -27,7 +26,6 @@ __all__ = [
     "status_code_for",
     "abort_with",
     "grpc_error_boundary",
-    "ErrorMappingInterceptor",
     "error_from_rpc_error",
     "may_have_been_applied",
 ]
@@ -91,61 +89,6 @@ def _is_abort(context: grpc.ServicerContext, exc: BaseException) -> bool:
         return context.code() is not None
     except Exception:  # noqa: BLE001 - a context without code()
         return False
-
-
-def _wrap_unary(behavior: Callable[..., Any], name: str) -> Callable[..., Any]:
-    def wrapped(request: Any, context: grpc.ServicerContext) -> Any:
-        try:
-            return behavior(request, context)
-        except Exception as exc:  # noqa: BLE001
-            _handle(context, exc, name)
-
-    return wrapped
-
-
-def _wrap_stream(behavior: Callable[..., Any], name: str) -> Callable[..., Any]:
-    def wrapped(request: Any, context: grpc.ServicerContext) -> Any:
-        try:
-            yield from behavior(request, context)
-        except Exception as exc:  # noqa: BLE001
-            _handle(context, exc, name)
-
-    return wrapped
-
-
-class ErrorMappingInterceptor(grpc.ServerInterceptor):
-    """A server interceptor mapping VectronError raised by any handler to its gRPC status."""
-
-    def intercept_service(
-        self, continuation: Callable[[grpc.HandlerCallDetails], grpc.RpcMethodHandler], handler_call_details: grpc.HandlerCallDetails
-    ) -> grpc.RpcMethodHandler:
-        handler = continuation(handler_call_details)
-        if handler is None:
-            return handler
-        name = handler_call_details.method
-        if handler.unary_unary is not None:
-            return grpc.unary_unary_rpc_method_handler(
-                _wrap_unary(handler.unary_unary, name),
-                request_deserializer=handler.request_deserializer,
-                response_serializer=handler.response_serializer,
-            )
-        if handler.unary_stream is not None:
-            return grpc.unary_stream_rpc_method_handler(
-                _wrap_stream(handler.unary_stream, name),
-                request_deserializer=handler.request_deserializer,
-                response_serializer=handler.response_serializer,
-            )
-        if handler.stream_unary is not None:
-            return grpc.stream_unary_rpc_method_handler(
-                _wrap_unary(handler.stream_unary, name),
-                request_deserializer=handler.request_deserializer,
-                response_serializer=handler.response_serializer,
-            )
-        return grpc.stream_stream_rpc_method_handler(
-            _wrap_stream(handler.stream_stream, name),
-            request_deserializer=handler.request_deserializer,
-            response_serializer=handler.response_serializer,
-        )
 
 
 def error_from_rpc_error(exc: grpc.RpcError) -> VectronError:

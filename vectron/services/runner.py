@@ -129,11 +129,6 @@ def preflight(config: NodeConfig) -> None:
         raise PreflightError("a multi-node auth group needs the same JWT secret on every node: --jwt-secret-file")
     if config.jwt_secret_file and not os.access(config.jwt_secret_file, os.R_OK):
         raise PreflightError(f"cannot read the JWT secret file {config.jwt_secret_file}")
-    if {"auth", "placement", "worker"} & set(config.roles):
-        import vectron.raft
-
-        if not hasattr(vectron.raft, "RaftGroup"):
-            raise PreflightError("this build has no Raft groups yet (vectron.raft.RaftGroup): only the gateway role can run")
     lo, hi = config.raft_ports
     if not 1 <= lo <= hi <= 65535:
         raise PreflightError(f"raft port range {lo}-{hi} is outside 1-65535 or reversed")
@@ -301,7 +296,7 @@ def start_node(config: NodeConfig) -> RunningNode:
         if "gateway" in node.parts and "worker" in node.parts:
             # the co-located worker is called in-process (no serialization, no HTTP/2)
             worker = node.parts["worker"]
-            node.parts["gateway"].gateway.workers.register_local(worker.grpc_address, worker.servicer)
+            node.parts["gateway"].gateway.workers.register_local(worker.grpc_address, worker.service)
     except BaseException:
         node.stop()
         raise

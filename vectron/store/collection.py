@@ -73,11 +73,7 @@ from vectron.store.vector_index import VectorIndex
 
 log = logging.getLogger(__name__)
 
-MAX_BATCH_POINTS = 10_000
-MAX_PAYLOAD_BYTES = 1 << 20
-MAX_K = 10_000
-MAX_EF = 100_000
-MAX_SCROLL_LIMIT = 10_000
+from vectron.limits import MAX_BATCH_POINTS, MAX_EF, MAX_K, MAX_PAYLOAD_BYTES, MAX_SCROLL_LIMIT  # noqa: E402
 # A filtered search scores its candidates exactly when there are at most this many
 # (or this fraction of the collection); beyond that it walks the graph with the filter.
 BRUTE_FORCE_MIN = 8_192

@@ -16,7 +16,7 @@ from vectron.errors import InvalidArgument
 
 PointId = int | str
 
-MAX_STR_ID_BYTES = 256
+from vectron.limits import MAX_STR_ID_BYTES  # noqa: E402
 _INT_TAG = b"\x00"
 _STR_TAG = b"\x01"
 _U64 = struct.Struct(">Q")

@@ -14,7 +14,6 @@ from __future__ import annotations
 import logging
 import os
 import pathlib
-import re
 import shutil
 import threading
 import uuid
@@ -27,19 +26,8 @@ from vectron.store.vector_index import HnswParams
 
 log = logging.getLogger(__name__)
 
-NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
-MAX_DIMENSION = 65_536
-_HNSW_LIMITS = {"m": (2, 128), "ef_construct": (4, 4096), "ef": (1, 100_000)}
-
-
-def check_name(name: Any) -> str:
-    if not isinstance(name, str) or not NAME_PATTERN.match(name):
-        raise InvalidArgument(
-            f"collection name {name!r} is invalid: use 1-128 letters, digits, '_', '-' or '.', starting with a letter "
-            "or digit",
-            field="name",
-        )
-    return name
+from vectron.limits import HNSW_LIMITS as _HNSW_LIMITS  # noqa: E402
+from vectron.limits import MAX_DIMENSION, NAME_PATTERN, check_name  # noqa: E402,F401
 
 
 def check_hnsw(hnsw: Any) -> HnswParams:

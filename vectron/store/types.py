@@ -10,7 +10,7 @@ import numpy as np
 from vectron.store.ids import PointId
 from vectron.store.vector_index import HnswParams
 
-DISTANCES = ("cosine", "dot", "euclid")
+from vectron.limits import DISTANCES  # noqa: E402,F401
 
 
 @dataclass(frozen=True)

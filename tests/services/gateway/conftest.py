@@ -2,8 +2,11 @@
 
 ``stack``: an in-process Vectron behind a real gateway: the auth service and the
 placement driver on in-memory Raft runners behind their real gRPC servers, two
-fake workers (real gRPC, real store collections, see ``fake_worker.py``), and the
-gateway's real REST (uvicorn) and gRPC servers on free loopback ports.
+real workers (``WorkerService`` over real store collections and in-memory
+groups, with switchable faults: see ``doubles.py``) behind their real gRPC
+servers, and the gateway's real REST (uvicorn) and gRPC servers on free
+loopback ports. ``cluster``: the same services without any server, for
+:class:`Gateway` unit tests.
 """
 
 from __future__ import annotations
@@ -16,26 +19,21 @@ from typing import Any
 import httpx
 import pytest
 
-from vectron.raft import InMemoryGroup
-from vectron.services.auth import AuthConfig, AuthService, AuthStateMachine, TokenIssuer
 from vectron.services.auth.grpc_server import SERVICE_NAME as AUTH_SERVICE, AuthServicer
 from vectron.services.gateway.api import GatewayConfig
 from vectron.services.gateway.node import GatewayNode, serve_gateway
-from vectron.services.placement.fsm import PlacementStateMachine
 from vectron.services.placement.grpc_server import SERVICE_NAME as PLACEMENT_SERVICE, PlacementServicer
-from vectron.services.placement.service import PlacementConfig, PlacementService
 from vectron.services.serving import GrpcServer, start_grpc_server
-from vectron.v1 import auth_pb2_grpc, placement_pb2, placement_pb2_grpc
+from vectron.services.worker.grpc_server import SERVICE_NAME as WORKER_SERVICE, WorkerServicer
+from vectron.v1 import auth_pb2_grpc, placement_pb2_grpc, worker_pb2_grpc
 
-from tests.services.gateway.fake_worker import FakeWorker, serve_fake_worker
-
-SECRET = b"gateway-test-secret-0123456789abcdef"
+from tests.services.gateway.doubles import Cluster, FaultyWorkerService, build_cluster
 
 
 @dataclass
 class Stack:
     node: GatewayNode
-    workers: list[FakeWorker]
+    workers: list[FaultyWorkerService]
     http: httpx.Client
     servers: list[GrpcServer]
     closers: list[Any]
@@ -58,42 +56,33 @@ class Stack:
 
 
 def build_stack(tmp: pathlib.Path, *, workers: int = 2, config: GatewayConfig | None = None) -> Stack:
-    closers: list[Any] = []
     servers: list[GrpcServer] = []
-    auth_fsm = AuthStateMachine(tmp / "auth", sync=False, map_size=1 << 26)
-    auth_group = InMemoryGroup(auth_fsm)
-    closers.append(auth_group.stop)
-    auth = AuthService(auth_group, TokenIssuer(SECRET, ttl_seconds=600), AuthConfig(bcrypt_rounds=4))
-    auth_server = start_grpc_server("127.0.0.1:0", lambda s: auth_pb2_grpc.add_AuthServiceServicer_to_server(AuthServicer(auth), s), [AUTH_SERVICE])
+    servicers: list[WorkerServicer] = []
+
+    def serve(service: FaultyWorkerService) -> str:
+        servicer = WorkerServicer(service)
+        server = start_grpc_server(
+            "127.0.0.1:0", lambda s: worker_pb2_grpc.add_WorkerServiceServicer_to_server(servicer, s), [WORKER_SERVICE]
+        )
+        server.set_serving(True)
+        servers.append(server)
+        servicers.append(servicer)
+        return server.address
+
+    cluster = build_cluster(tmp, workers=workers, serve=serve)
+    closers: list[Any] = [cluster.close] + [s.channels.close for s in servicers]
+    auth_server = start_grpc_server(
+        "127.0.0.1:0", lambda s: auth_pb2_grpc.add_AuthServiceServicer_to_server(AuthServicer(cluster.auth), s), [AUTH_SERVICE]
+    )
     auth_server.set_serving(True)
     servers.append(auth_server)
-
-    pl_fsm = PlacementStateMachine(tmp / "placement", sync=False, map_size=1 << 26)
-    pl_group = InMemoryGroup(pl_fsm)
-    closers.append(pl_group.stop)
-    placement = PlacementService(pl_group, PlacementConfig(liveness_timeout=3600))
     pl_server = start_grpc_server(
-        "127.0.0.1:0", lambda s: placement_pb2_grpc.add_PlacementServiceServicer_to_server(PlacementServicer(placement), s), [PLACEMENT_SERVICE]
+        "127.0.0.1:0",
+        lambda s: placement_pb2_grpc.add_PlacementServiceServicer_to_server(PlacementServicer(cluster.placement), s),
+        [PLACEMENT_SERVICE],
     )
     pl_server.set_serving(True)
     servers.append(pl_server)
-
-    def lookup(collection_id: str) -> placement_pb2.CollectionInfo | None:
-        rec = pl_group.read(lambda fsm: fsm.read(lambda s, txn: s.collection_by_id(txn, collection_id)), "any")
-        return None if rec is None else rec.collection
-
-    fakes: list[FakeWorker] = []
-    for i in range(workers):
-        fake, server = serve_fake_worker(tmp / f"worker{i}", lookup)
-        fakes.append(fake)
-        servers.append(server)
-        closers.append(fake.close)
-        placement.register_worker(
-            placement_pb2.WorkerInfo(
-                worker_id=f"w{i}", grpc_address=server.address, raft_host="127.0.0.1",
-                raft_port_min=30000 + 100 * i, raft_port_max=30099 + 100 * i,
-            )
-        )
     node = serve_gateway(
         auth_addresses=[auth_server.address],
         placement_addresses=[pl_server.address],
@@ -103,7 +92,7 @@ def build_stack(tmp: pathlib.Path, *, workers: int = 2, config: GatewayConfig | 
         max_body_bytes=1 << 20,
     )
     http = httpx.Client(base_url=node.url, timeout=30)
-    return Stack(node=node, workers=fakes, http=http, servers=servers, closers=closers)
+    return Stack(node=node, workers=list(cluster.workers.values()), http=http, servers=servers, closers=closers)
 
 
 def stop_stack(stack: Stack) -> None:
@@ -120,3 +109,10 @@ def stack(tmp_path: pathlib.Path) -> Iterator[Stack]:
     s = build_stack(tmp_path)
     yield s
     stop_stack(s)
+
+
+@pytest.fixture
+def cluster(tmp_path: pathlib.Path) -> Iterator[Cluster]:
+    c = build_cluster(tmp_path)
+    yield c
+    c.close()

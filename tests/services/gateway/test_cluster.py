@@ -11,14 +11,10 @@ import signal
 import pytest
 
 import vectron
-import vectron.raft
 from vectron.client import Point
 from vectron.cluster import cluster_down, cluster_status, cluster_up, load_state, restart_node
 
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(not hasattr(vectron.raft, "RaftGroup"), reason="vectron.raft.RaftGroup is not built yet"),
-]
+pytestmark = [pytest.mark.slow]
 
 
 def pts(lo: int, hi: int) -> list[Point]:

@@ -15,9 +15,8 @@ import vectron.raft
 from vectron.daemon import main, parse_roles
 from vectron.services.runner import NodeConfig, PreflightError, preflight
 
-from tests.services.gateway.procs import free_ports, single_node
+from tests.services.gateway.procs import single_node
 
-needs_raft = pytest.mark.skipif(not hasattr(vectron.raft, "RaftGroup"), reason="vectron.raft.RaftGroup is not built yet")
 
 
 def test_roles_parse() -> None:
@@ -129,8 +128,6 @@ def test_raft_compaction_threshold_reaches_every_groups_raft_config(tmp_path: pa
     monkeypatch.undo()
 
     # and serve_* builds RaftConfig with them (a RaftGroup stand-in records its config)
-    if not hasattr(vectron.raft, "RaftGroup"):
-        return
     configs: list[vectron.raft.RaftConfig] = []
 
     class Recorded(Exception):
@@ -153,7 +150,6 @@ def test_raft_compaction_threshold_reaches_every_groups_raft_config(tmp_path: pa
     assert vectron.raft.RaftConfig("a:1", ["a:1"], str(tmp_path), "pw").log_compaction_min_entries == 5000
 
 
-@needs_raft
 def test_single_node_flows_end_to_end(tmp_path: pathlib.Path) -> None:
     d = single_node(tmp_path)
     d.start()
@@ -195,8 +191,6 @@ from tests.services.gateway.test_rest import BAD, make_points  # noqa: E402
 
 @pytest.fixture(scope="module")
 def real(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
-    if not hasattr(vectron.raft, "RaftGroup"):
-        pytest.skip("vectron.raft.RaftGroup is not built yet")
     d = single_node(tmp_path_factory.mktemp("real"))
     d.start()
     try:

@@ -29,12 +29,8 @@ from vectron.v1 import placement_pb2, points_pb2, worker_pb2
 
 from .cluster import RETRYABLE, ShardCluster, poll
 
-import vectron.raft
 
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(not hasattr(vectron.raft, "RaftGroup"), reason="vectron.raft.RaftGroup is not built yet"),
-]
+pytestmark = [pytest.mark.slow]
 
 DIM = 8
 

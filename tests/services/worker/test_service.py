@@ -231,3 +231,18 @@ def test_follower_forwards_to_the_leader(tmp_path: pathlib.Path, service: Worker
         servicer.channels.close()
         leader_server.stop(grace=None)
         host.close()
+
+
+def test_the_callers_deadline_bounds_a_write_without_a_leader(host: ReplicaHost) -> None:
+    """The worker waits for a leader only as long as its caller will (``timeout``), not its own
+    ``write_timeout``, and does not retry the write itself."""
+    import time
+
+    service = WorkerService(host, "w0", WorkerConfig(write_timeout=120.0, read_timeout=120.0))
+    service.replica(S0).group.stop()  # a stopped group knows no leader: as during an election
+    start = time.monotonic()
+    with pytest.raises(NotLeader):
+        service.upsert(S0, ids_of_shard(0, 1), vecs(1), timeout=0.3)
+    with pytest.raises(NotLeader):
+        service.count(S0, timeout=0.3)
+    assert time.monotonic() - start < 60  # did not wait out the worker's own 120 s

@@ -1,8 +1,8 @@
 """The gRPC edge of the gateway: ``vectron.v1.VectronService``, a thin adapter over :class:`Gateway`.
 
 Each method turns its message into the same pydantic request model the REST
-route uses (so validation is shared), calls the one internal API, and turns the
-answer back into a message. Errors are mapped once by
+route uses (so validation is shared), calls the one internal API, and renders
+its plain answer (points, hits, users, collection infos) straight into a message. Errors are mapped once by
 :mod:`vectron.services.grpc_errors`; a rate limit adds ``retry-after`` (seconds)
 to the trailing metadata.
 """
@@ -23,12 +23,16 @@ from pydantic import BaseModel, ValidationError
 from vectron.errors import InvalidArgument, VectronError
 from vectron.services.gateway import models as m
 from vectron.errors import PartialWrite, RateLimited
+from vectron.services.auth.model import ApiKeyInfo, User
 from vectron.services.gateway.api import Gateway
+from vectron.services.gateway.results import CollectionDetail
+from vectron.services.gateway.workers import Hit, Point
 from vectron.services.gateway.metrics import GatewayMetrics
 from vectron.services.grpc_errors import ERROR_CODE_KEY, ERROR_FIELD_KEY, abort_with, status_code_for
 from vectron.services.serving import GrpcServer, start_grpc_server
 from vectron.v1 import gateway_pb2 as pb
-from vectron.v1 import gateway_pb2_grpc, points_pb2
+from vectron.v1 import gateway_pb2_grpc, placement_pb2, points_pb2
+from vectron.wire import PointId, id_from_proto, id_to_proto
 
 __all__ = ["SERVICE_NAME", "VectronServicer", "start_gateway_grpc"]
 
@@ -65,52 +69,48 @@ def _json(text: str, field: str) -> Any:
         raise InvalidArgument(f"{field} is not valid JSON: {exc}", field=field) from None
 
 
-def _pid(msg: points_pb2.PointId) -> Any:
-    kind = msg.WhichOneof("kind")
-    if kind is None:
-        raise InvalidArgument("a point id (num or str) is required", field="id")
-    return getattr(msg, kind)
+def _pid(msg: points_pb2.PointId) -> PointId:
+    return id_from_proto(msg, "id")
 
 
-def _to_pid(pid: int | str) -> points_pb2.PointId:
-    return points_pb2.PointId(num=pid) if isinstance(pid, int) else points_pb2.PointId(str=pid)
+def _payload_json(payload: dict[str, Any] | None) -> str:
+    return "" if payload is None else json.dumps(payload, separators=(",", ":"), ensure_ascii=False)
 
 
-def _point(p: m.PointOut) -> points_pb2.Point:
-    return points_pb2.Point(
-        id=_to_pid(p.id), vector=p.vector or [], payload_json="" if p.payload is None else json.dumps(p.payload)
-    )
+def _point(p: Point) -> points_pb2.Point:
+    return points_pb2.Point(id=id_to_proto(p.id), vector=p.vector or [], payload_json=_payload_json(p.payload))
 
 
-def _hit(h: m.Hit) -> points_pb2.ScoredPoint:
-    return points_pb2.ScoredPoint(
-        id=_to_pid(h.id), score=h.score, vector=h.vector or [],
-        payload_json="" if h.payload is None else json.dumps(h.payload),
-    )
+def _hit(h: Hit) -> points_pb2.ScoredPoint:
+    return points_pb2.ScoredPoint(id=id_to_proto(h.id), score=h.score, vector=h.vector or [], payload_json=_payload_json(h.payload))
 
 
-def _user(u: m.UserOut) -> pb.UserView:
-    return pb.UserView(id=u.id, email=u.email, created_at=u.created_at)
+def _user(u: User) -> pb.UserView:
+    return pb.UserView(id=u.user_id, email=u.email, created_at=m.ms_to_iso(u.created_at_ms))
 
 
-def _key(k: m.ApiKeyOut) -> pb.KeyView:
+def _key(k: ApiKeyInfo) -> pb.KeyView:
+    plan = k.plan
     return pb.KeyView(
-        id=k.id, name=k.name, prefix=k.prefix, plan=k.plan, scope=k.scope, created_at=k.created_at,
-        revoked=k.revoked, revoked_at=k.revoked_at or "", requests_per_second=k.limits.requests_per_second,
-        max_collections=k.limits.max_collections, max_points=k.limits.max_points, max_dimension=k.limits.max_dimension,
+        id=k.key_id, name=k.name, prefix=f"vk_{k.key_id}", plan=plan.name, scope=k.scope, created_at=m.ms_to_iso(k.created_at_ms),
+        revoked=k.revoked, revoked_at=m.ms_to_iso(k.revoked_at_ms) if k.revoked_at_ms else "",
+        requests_per_second=plan.requests_per_second, max_collections=plan.max_collections, max_points=plan.max_points,
+        max_dimension=plan.max_dimension,
     )
 
 
-def _collection(c: m.CollectionOut) -> pb.CollectionView:
+def _collection(info: placement_pb2.CollectionInfo, detail: CollectionDetail | None = None) -> pb.CollectionView:
     out = pb.CollectionView(
-        name=c.name, dimension=c.dimension, distance=c.distance, shards=c.shards, replication_factor=c.replication_factor,
-        hnsw=pb.CollectionSpecHnsw(**c.hnsw), created_at=c.created_at,
-        points_count=-1 if c.points_count is None else c.points_count,
+        name=info.name, dimension=info.dimension, distance=info.distance, shards=info.shard_count,
+        replication_factor=info.replication_factor,
+        hnsw=pb.CollectionSpecHnsw(m=info.hnsw.m, ef_construct=info.hnsw.ef_construct, ef=info.hnsw.ef),
+        created_at=m.ms_to_iso(info.created_at_ms),
+        points_count=-1 if detail is None or detail.points is None else detail.points,
     )
-    for s in c.shard_status or ():
+    for s in detail.shards if detail is not None else ():
         out.shard_status.add(
-            shard_id=s.shard_id, replicas=[r.worker_id for r in s.replicas], leader=s.leader or "", status=s.status,
-            points_count=-1 if s.points_count is None else s.points_count,
+            shard_id=s.shard.shard_id, replicas=[r.worker_id for r in s.shard.replicas], leader=s.shard.leader_worker_id,
+            status=s.status, points_count=-1 if s.points is None else s.points,
         )
     return out
 
@@ -185,30 +185,30 @@ class VectronServicer(gateway_pb2_grpc.VectronServiceServicer):
     @_rpc("register")
     def Register(self, request: pb.Credentials, context: grpc.ServicerContext) -> pb.UserReply:
         body = _model(m.Credentials, {"email": request.email, "password": request.password})
-        return pb.UserReply(user=_user(self.g.register(body).user))
+        return pb.UserReply(user=_user(self.g.register(body)))
 
     @_rpc("login")
     def Login(self, request: pb.Credentials, context: grpc.ServicerContext) -> pb.LoginReply:
         r = self.g.login(_model(m.Credentials, {"email": request.email, "password": request.password}))
-        return pb.LoginReply(token=r.token, expires_at=r.expires_at, user=_user(r.user))
+        return pb.LoginReply(token=r.token, expires_at=m.ms_to_iso(r.expires_at_ms), user=_user(r.user))
 
     @_rpc("profile")
     def GetProfile(self, request: pb.ProfileRequest, context: grpc.ServicerContext) -> pb.UserReply:
-        return pb.UserReply(user=_user(self.g.profile(_credential(context)).user))
+        return pb.UserReply(user=_user(self.g.profile(_credential(context))))
 
     @_rpc("create_key")
     def CreateKey(self, request: pb.CreateKeyRequest, context: grpc.ServicerContext) -> pb.CreateKeyReply:
         body = _model(m.CreateKeyRequest, {"name": request.name, "plan": request.plan or None, "scope": request.scope or None})
         r = self.g.create_key(_credential(context), body)
-        return pb.CreateKeyReply(key=r.key, api_key=_key(r.api_key))
+        return pb.CreateKeyReply(key=r.key, api_key=_key(r.info))
 
     @_rpc("list_keys")
     def ListKeys(self, request: pb.ListKeysRequest, context: grpc.ServicerContext) -> pb.ListKeysReply:
-        return pb.ListKeysReply(api_keys=[_key(k) for k in self.g.list_keys(_credential(context)).api_keys])
+        return pb.ListKeysReply(api_keys=[_key(k) for k in self.g.list_keys(_credential(context))])
 
     @_rpc("revoke_key")
     def RevokeKey(self, request: pb.RevokeKeyRequest, context: grpc.ServicerContext) -> pb.KeyReply:
-        return pb.KeyReply(api_key=_key(self.g.revoke_key(_credential(context), request.key_id).api_key))
+        return pb.KeyReply(api_key=_key(self.g.revoke_key(_credential(context), request.key_id)))
 
     # -- collections -------------------------------------------------------------------
     @_rpc("create_collection")
@@ -218,19 +218,21 @@ class VectronServicer(gateway_pb2_grpc.VectronServiceServicer):
             "dimension": request.dimension, "distance": request.distance or "cosine", "shards": request.shards or None,
             "replication_factor": request.replication_factor or None, "hnsw": hnsw or None,
         })
-        return pb.CollectionReply(collection=_collection(self.g.create_collection(_credential(context), request.name, body).collection))
+        return pb.CollectionReply(collection=_collection(self.g.create_collection(_credential(context), request.name, body)))
 
     @_rpc("list_collections")
     def ListCollections(self, request: pb.ListCollectionsSpec, context: grpc.ServicerContext) -> pb.CollectionsReply:
-        return pb.CollectionsReply(collections=[_collection(c) for c in self.g.list_collections(_credential(context)).collections])
+        return pb.CollectionsReply(collections=[_collection(c) for c in self.g.list_collections(_credential(context))])
 
     @_rpc("get_collection")
     def GetCollection(self, request: pb.CollectionName, context: grpc.ServicerContext) -> pb.CollectionReply:
-        return pb.CollectionReply(collection=_collection(self.g.get_collection(_credential(context), request.name).collection))
+        detail = self.g.get_collection(_credential(context), request.name)
+        return pb.CollectionReply(collection=_collection(detail.info, detail))
 
     @_rpc("drop_collection")
     def DropCollection(self, request: pb.CollectionName, context: grpc.ServicerContext) -> pb.DropReply:
-        return pb.DropReply(dropped=self.g.drop_collection(_credential(context), request.name).dropped)
+        self.g.drop_collection(_credential(context), request.name)
+        return pb.DropReply(dropped=True)
 
     # -- points ------------------------------------------------------------------------
     @_rpc("upsert")
@@ -240,7 +242,7 @@ class VectronServicer(gateway_pb2_grpc.VectronServiceServicer):
             for i, p in enumerate(request.points)
         ]
         body = _model(m.UpsertRequest, {"points": points})
-        return pb.UpsertPointsReply(upserted=self.g.upsert(_credential(context), request.collection, body).upserted)
+        return pb.UpsertPointsReply(upserted=self.g.upsert(_credential(context), request.collection, body))
 
     @_rpc("get")
     def Get(self, request: pb.GetPointsRequest, context: grpc.ServicerContext) -> pb.PointsReply:
@@ -248,14 +250,14 @@ class VectronServicer(gateway_pb2_grpc.VectronServiceServicer):
             "ids": [_pid(i) for i in request.ids], "with_vector": request.with_vector,
             "with_payload": not request.without_payload, "consistency": _consistency(request.consistency),
         })
-        return pb.PointsReply(points=[_point(p) for p in self.g.get_points(_credential(context), request.collection, body).points])
+        return pb.PointsReply(points=[_point(p) for p in self.g.get_points(_credential(context), request.collection, body)])
 
     @_rpc("delete")
     def Delete(self, request: pb.DeletePointsRequest, context: grpc.ServicerContext) -> pb.CountReply:
         body = _model(m.DeletePointsRequest, {
             "ids": [_pid(i) for i in request.ids] if request.ids else None, "filter": _json(request.filter_json, "filter_json"),
         })
-        return pb.CountReply(count=self.g.delete_points(_credential(context), request.collection, body).deleted)
+        return pb.CountReply(count=self.g.delete_points(_credential(context), request.collection, body))
 
     @_rpc("scroll")
     def Scroll(self, request: pb.ScrollPointsRequest, context: grpc.ServicerContext) -> pb.ScrollPointsReply:
@@ -268,26 +270,26 @@ class VectronServicer(gateway_pb2_grpc.VectronServiceServicer):
         r = self.g.scroll(_credential(context), request.collection, body)
         out = pb.ScrollPointsReply(points=[_point(p) for p in r.points])
         if r.next_offset is not None:
-            out.next_offset.CopyFrom(_to_pid(r.next_offset))
+            out.next_offset.CopyFrom(id_to_proto(r.next_offset))
         return out
 
     @_rpc("count")
     def Count(self, request: pb.CountPointsRequest, context: grpc.ServicerContext) -> pb.CountReply:
         body = _model(m.CountRequest, {"filter": _json(request.filter_json, "filter_json"), "consistency": _consistency(request.consistency)})
-        return pb.CountReply(count=self.g.count(_credential(context), request.collection, body).count)
+        return pb.CountReply(count=self.g.count(_credential(context), request.collection, body))
 
     @_rpc("set_payload")
     def SetPayload(self, request: pb.SetPayloadPointsRequest, context: grpc.ServicerContext) -> pb.CountReply:
         body = _model(m.SetPayloadRequest, {
             "ids": [_pid(i) for i in request.ids], "payload": _json(request.payload_json, "payload_json"), "overwrite": request.overwrite,
         })
-        return pb.CountReply(count=self.g.set_payload(_credential(context), request.collection, body).updated)
+        return pb.CountReply(count=self.g.set_payload(_credential(context), request.collection, body))
 
     @_rpc("search")
     def Search(self, request: pb.SearchPointsRequest, context: grpc.ServicerContext) -> pb.SearchPointsReply:
         body = _model(m.SearchRequest, _search_model(request))
         r = self.g.search(_credential(context), request.collection, body)
-        return pb.SearchPointsReply(results=[_hit(h) for h in r.results], partial=r.partial, failed_shards=r.failed_shards)
+        return pb.SearchPointsReply(results=[_hit(h) for h in r.results[0]], partial=r.partial, failed_shards=r.failed_shards)
 
     @_rpc("search_batch")
     def SearchBatch(self, request: pb.SearchBatchPointsRequest, context: grpc.ServicerContext) -> pb.SearchBatchPointsReply:

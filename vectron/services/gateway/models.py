@@ -13,6 +13,19 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, StrictStr
 
 from vectron.services.gateway.filter_doc import FilterT
+from vectron.limits import (
+    HNSW_LIMITS,
+    MAX_BATCH_POINTS,
+    MAX_DIMENSION,
+    MAX_EF,
+    MAX_INT_ID,
+    MAX_K,
+    MAX_REPLICATION,
+    MAX_SCROLL_LIMIT,
+    MAX_SEARCH_BATCH,
+    MAX_SHARDS,
+    MAX_STR_ID_BYTES,
+)
 
 __all__ = [
     "PointIdT",
@@ -58,10 +71,10 @@ __all__ = [
     "ms_to_iso",
 ]
 
-PointIdT = Annotated[StrictInt, Field(ge=0, lt=2**64)] | Annotated[StrictStr, Field(min_length=1, max_length=256)]
+PointIdT = Annotated[StrictInt, Field(ge=0, lt=MAX_INT_ID)] | Annotated[StrictStr, Field(min_length=1, max_length=MAX_STR_ID_BYTES)]
 Consistency = Literal["linearizable", "leader", "any"]
 Scope = Literal["read-write", "read-only"]
-Distance = Literal["cosine", "dot", "euclid"]
+Distance = Literal["cosine", "dot", "euclid"]  # the values of vectron.limits.Distance
 #: a finite float (NaN and infinities are refused); integers are accepted as floats
 Component = StrictFloat
 
@@ -158,16 +171,16 @@ class ApiKeyResponse(BaseModel):
 
 
 class HnswIn(_In):
-    m: StrictInt | None = Field(default=None, ge=2, le=128)
-    ef_construct: StrictInt | None = Field(default=None, ge=4, le=4096)
-    ef: StrictInt | None = Field(default=None, ge=1, le=100_000)
+    m: StrictInt | None = Field(default=None, ge=HNSW_LIMITS["m"][0], le=HNSW_LIMITS["m"][1])
+    ef_construct: StrictInt | None = Field(default=None, ge=HNSW_LIMITS["ef_construct"][0], le=HNSW_LIMITS["ef_construct"][1])
+    ef: StrictInt | None = Field(default=None, ge=HNSW_LIMITS["ef"][0], le=HNSW_LIMITS["ef"][1])
 
 
 class CreateCollectionRequest(_In):
-    dimension: StrictInt = Field(ge=1, le=65_536)
+    dimension: StrictInt = Field(ge=1, le=MAX_DIMENSION)
     distance: Distance = "cosine"
-    shards: StrictInt | None = Field(default=None, ge=1, le=1024)
-    replication_factor: StrictInt | None = Field(default=None, ge=1, le=7)
+    shards: StrictInt | None = Field(default=None, ge=1, le=MAX_SHARDS)
+    replication_factor: StrictInt | None = Field(default=None, ge=1, le=MAX_REPLICATION)
     hnsw: HnswIn | None = None
 
 
@@ -237,7 +250,7 @@ class PointResponse(BaseModel):
 
 
 class GetPointsRequest(_In):
-    ids: list[PointIdT] = Field(min_length=1, max_length=10_000)
+    ids: list[PointIdT] = Field(min_length=1, max_length=MAX_BATCH_POINTS)
     with_vector: StrictBool = False
     with_payload: StrictBool = True
     consistency: Consistency | None = None
@@ -248,7 +261,7 @@ class PointsResponse(BaseModel):
 
 
 class DeletePointsRequest(_In):
-    ids: list[PointIdT] | None = Field(default=None, max_length=10_000)
+    ids: list[PointIdT] | None = Field(default=None, max_length=MAX_BATCH_POINTS)
     filter: FilterT | None = None
 
 
@@ -258,7 +271,7 @@ class DeletedResponse(BaseModel):
 
 class ScrollRequest(_In):
     filter: FilterT | None = None
-    limit: StrictInt = Field(default=100, ge=1, le=10_000)
+    limit: StrictInt = Field(default=100, ge=1, le=MAX_SCROLL_LIMIT)
     offset: PointIdT | None = None
     with_vector: StrictBool = False
     with_payload: StrictBool = True
@@ -280,7 +293,7 @@ class CountResponse(BaseModel):
 
 
 class SetPayloadRequest(_In):
-    ids: list[PointIdT] = Field(min_length=1, max_length=10_000)
+    ids: list[PointIdT] = Field(min_length=1, max_length=MAX_BATCH_POINTS)
     payload: dict[str, Any]
     overwrite: StrictBool = False
 
@@ -291,9 +304,9 @@ class UpdatedResponse(BaseModel):
 
 class SearchRequest(_In):
     vector: list[Component] = Field(min_length=1)
-    top_k: StrictInt = Field(default=10, ge=1, le=10_000)
+    top_k: StrictInt = Field(default=10, ge=1, le=MAX_K)
     filter: FilterT | None = None
-    ef: StrictInt | None = Field(default=None, ge=1, le=100_000)
+    ef: StrictInt | None = Field(default=None, ge=1, le=MAX_EF)
     score_threshold: StrictFloat | None = None
     with_payload: StrictBool = True
     with_vector: StrictBool = False
@@ -315,7 +328,7 @@ class SearchResponse(BaseModel):
 
 
 class SearchBatchRequest(_In):
-    searches: list[SearchRequest] = Field(min_length=1, max_length=1000)
+    searches: list[SearchRequest] = Field(min_length=1, max_length=MAX_SEARCH_BATCH)
 
 
 class SearchBatchResponse(BaseModel):

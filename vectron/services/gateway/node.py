@@ -18,9 +18,10 @@ import uvicorn
 
 from vectron.services.auth.client import AuthClient
 from vectron.services.gateway.api import Gateway, GatewayConfig
-from vectron.services.gateway.backends import PlacementClient, WorkerPool
+from vectron.services.gateway.backends import PlacementClient
 from vectron.services.gateway.metrics import GatewayMetrics
 from vectron.services.gateway.rest import DEFAULT_MAX_BODY_BYTES, create_app
+from vectron.services.gateway.workers import WorkerPool
 
 __all__ = ["GatewayNode", "serve_gateway", "bind_tcp", "split_address"]
 

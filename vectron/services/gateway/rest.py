@@ -1,4 +1,5 @@
-"""The REST edge of the gateway: a FastAPI app whose routes only call :class:`Gateway`.
+"""The REST edge of the gateway: a FastAPI app whose routes only call :class:`Gateway`
+and render its answers as the response models (:mod:`.convert`).
 
 Errors are mapped once, here, from each vectron.errors exception's
 ``http_status`` and ``to_dict()`` into ``{"error": {"code", "message", "field"?}}``;
@@ -23,6 +24,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from vectron.errors import VectronError
+from vectron.limits import MAX_INT_ID
+from vectron.services.gateway import convert as c
 from vectron.services.gateway import models as m
 from vectron.errors import RateLimited
 from vectron.services.gateway import dashboard
@@ -156,7 +159,7 @@ def _fast(model: BaseModel, *, exclude_none: bool = False) -> Response:
 
 def _point_id(raw: str) -> int | str:
     """A path id: digits are an integer id (use POST .../points/get for a string id of digits)."""
-    return int(raw) if raw.isdigit() and int(raw) < 2**64 else raw
+    return int(raw) if raw.isdigit() and int(raw) < MAX_INT_ID else raw
 
 
 def create_app(gateway: Gateway, *, metrics: GatewayMetrics | None = None, max_body_bytes: int = DEFAULT_MAX_BODY_BYTES) -> FastAPI:
@@ -213,92 +216,98 @@ def create_app(gateway: Gateway, *, metrics: GatewayMetrics | None = None, max_b
     # -- accounts ------------------------------------------------------------------------
     @api.post("/users/register", status_code=201, response_model=m.UserResponse, tags=["account"])
     def register(body: m.Credentials) -> m.UserResponse:
-        return g.register(body)
+        return m.UserResponse(user=c.user_out(g.register(body)))
 
     @api.post("/users/login", response_model=m.LoginResponse, tags=["account"])
     def login(body: m.Credentials) -> m.LoginResponse:
-        return g.login(body)
+        r = g.login(body)
+        return m.LoginResponse(token=r.token, expires_at=m.ms_to_iso(r.expires_at_ms), user=c.user_out(r.user))
 
     @api.get("/user/profile", response_model=m.UserResponse, tags=["account"])
     def profile(token: str | None = Depends(_session)) -> m.UserResponse:
-        return g.profile(token)
+        return m.UserResponse(user=c.user_out(g.profile(token)))
 
     @api.post("/keys", status_code=201, response_model=m.CreatedKeyResponse, tags=["account"])
     def create_key(body: m.CreateKeyRequest, token: str | None = Depends(_session)) -> m.CreatedKeyResponse:
-        return g.create_key(token, body)
+        created = g.create_key(token, body)
+        return m.CreatedKeyResponse(key=created.key, api_key=c.key_out(created.info))
 
     @api.get("/keys", response_model=m.ApiKeyList, tags=["account"])
     def list_keys(token: str | None = Depends(_session)) -> m.ApiKeyList:
-        return g.list_keys(token)
+        return m.ApiKeyList(api_keys=[c.key_out(k) for k in g.list_keys(token)])
 
     @api.delete("/keys/{key_id}", response_model=m.ApiKeyResponse, tags=["account"])
     def revoke_key(key_id: str, token: str | None = Depends(_session)) -> m.ApiKeyResponse:
-        return g.revoke_key(token, key_id)
+        return m.ApiKeyResponse(api_key=c.key_out(g.revoke_key(token, key_id)))
 
     # -- collections ---------------------------------------------------------------------
     @api.put("/collections/{collection}", status_code=201, response_model=m.CollectionResponse, response_model_exclude_none=True, tags=["collections"])
     def create_collection(collection: str, body: m.CreateCollectionRequest, key: str | None = Depends(_api_key)) -> m.CollectionResponse:
-        return g.create_collection(key, collection, body)
+        return m.CollectionResponse(collection=c.collection_out(g.create_collection(key, collection, body)))
 
     @api.get("/collections", response_model=m.CollectionList, response_model_exclude_none=True, tags=["collections"])
     def list_collections(key: str | None = Depends(_api_key)) -> m.CollectionList:
-        return g.list_collections(key)
+        return m.CollectionList(collections=[c.collection_out(i) for i in g.list_collections(key)])
 
     @api.get("/collections/{collection}", response_model=m.CollectionResponse, tags=["collections"])
     def get_collection(collection: str, key: str | None = Depends(_api_key)) -> m.CollectionResponse:
-        return g.get_collection(key, collection)
+        return m.CollectionResponse(collection=c.collection_detail_out(g.get_collection(key, collection)))
 
     @api.delete("/collections/{collection}", response_model=m.DroppedResponse, tags=["collections"])
     def drop_collection(collection: str, key: str | None = Depends(_api_key)) -> m.DroppedResponse:
-        return g.drop_collection(key, collection)
+        g.drop_collection(key, collection)
+        return m.DroppedResponse()
 
     # -- points --------------------------------------------------------------------------
     @api.post("/collections/{collection}/points", response_model=m.UpsertResponse, tags=["points"])
     def upsert(collection: str, body: m.UpsertRequest, key: str | None = Depends(_api_key)) -> m.UpsertResponse:
-        return _fast(g.upsert(key, collection, body))  # type: ignore[return-value]
+        return _fast(m.UpsertResponse(upserted=g.upsert(key, collection, body)))  # type: ignore[return-value]
 
     @api.get("/collections/{collection}/points/{point_id}", response_model=m.PointResponse, tags=["points"])
     def get_point(collection: str, point_id: str, key: str | None = Depends(_api_key)) -> m.PointResponse:
-        return g.get_point(key, collection, _point_id(point_id))
+        return m.PointResponse(point=c.point_out(g.get_point(key, collection, _point_id(point_id))))
 
     @api.post("/collections/{collection}/points/get", response_model=m.PointsResponse, response_model_exclude_none=True, tags=["points"])
     def get_points(collection: str, body: m.GetPointsRequest, key: str | None = Depends(_api_key)) -> m.PointsResponse:
-        return _fast(g.get_points(key, collection, body), exclude_none=True)  # type: ignore[return-value]
+        points = m.PointsResponse(points=[c.point_out(p) for p in g.get_points(key, collection, body)])
+        return _fast(points, exclude_none=True)  # type: ignore[return-value]
 
     @api.post("/collections/{collection}/points/delete", response_model=m.DeletedResponse, tags=["points"])
     def delete_points(collection: str, body: m.DeletePointsRequest, key: str | None = Depends(_api_key)) -> m.DeletedResponse:
-        return g.delete_points(key, collection, body)
+        return m.DeletedResponse(deleted=g.delete_points(key, collection, body))
 
     @api.post("/collections/{collection}/points/scroll", response_model=m.ScrollResponse, response_model_exclude_none=True, tags=["points"])
     def scroll(collection: str, body: m.ScrollRequest, key: str | None = Depends(_api_key)) -> m.ScrollResponse:
-        return _fast(g.scroll(key, collection, body), exclude_none=True)  # type: ignore[return-value]
+        page = g.scroll(key, collection, body)
+        out = m.ScrollResponse(points=[c.point_out(p) for p in page.points], next_offset=page.next_offset)
+        return _fast(out, exclude_none=True)  # type: ignore[return-value]
 
     @api.post("/collections/{collection}/points/count", response_model=m.CountResponse, tags=["points"])
     def count(collection: str, body: m.CountRequest, key: str | None = Depends(_api_key)) -> m.CountResponse:
-        return g.count(key, collection, body)
+        return m.CountResponse(count=g.count(key, collection, body))
 
     @api.post("/collections/{collection}/points/payload", response_model=m.UpdatedResponse, tags=["points"])
     def set_payload(collection: str, body: m.SetPayloadRequest, key: str | None = Depends(_api_key)) -> m.UpdatedResponse:
-        return g.set_payload(key, collection, body)
+        return m.UpdatedResponse(updated=g.set_payload(key, collection, body))
 
     @api.post("/collections/{collection}/points/search", response_model=m.SearchResponse, response_model_exclude_none=True, tags=["search"])
     def search(collection: str, body: m.SearchRequest, key: str | None = Depends(_api_key)) -> m.SearchResponse:
-        return _fast(g.search(key, collection, body), exclude_none=True)  # type: ignore[return-value]
+        return _fast(c.search_out(g.search(key, collection, body)), exclude_none=True)  # type: ignore[return-value]
 
     @api.post("/collections/{collection}/points/search/batch", response_model=m.SearchBatchResponse, response_model_exclude_none=True, tags=["search"])
     def search_batch(collection: str, body: m.SearchBatchRequest, key: str | None = Depends(_api_key)) -> m.SearchBatchResponse:
-        return _fast(g.search_batch(key, collection, body), exclude_none=True)  # type: ignore[return-value]
+        return _fast(c.search_batch_out(g.search_batch(key, collection, body)), exclude_none=True)  # type: ignore[return-value]
 
     app.include_router(api)
 
     # -- operations ----------------------------------------------------------------------
     @app.get("/healthz", response_model=m.Health, tags=["operations"])
     def healthz() -> m.Health:
-        return g.health()
+        return c.health_out(g.health())
 
     @app.get("/readyz", response_model=m.Health, tags=["operations"], responses={503: {"model": m.Health}})
     def readyz() -> Any:
-        h = g.readiness()
+        h = c.health_out(g.readiness())
         return h if h.status == "ready" else JSONResponse(h.model_dump(), status_code=503)
 
     @app.get("/metrics", tags=["operations"], response_class=Response, responses={200: {"content": {CONTENT_TYPE_LATEST: {}}}})

@@ -30,7 +30,8 @@ from vectron.raft.retry import propose_with_retry
 from vectron.services.placement.commands import decode_result
 from vectron.services.placement.fsm import PlacementStateMachine
 from vectron.services.placement.routing import HASH_SCHEME, shard_of
-from vectron.store.store import MAX_DIMENSION, check_hnsw, check_name
+from vectron.limits import MAX_DIMENSION, MAX_REPLICATION, MAX_SHARDS, check_name
+from vectron.store.store import check_hnsw
 from vectron.store.types import DISTANCES
 from vectron.v1 import placement_pb2
 
@@ -40,8 +41,6 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-MAX_SHARDS = 1024
-MAX_REPLICATION = 7
 MAX_OWNER_BYTES = 256
 
 

@@ -1,34 +1,19 @@
-"""Conversions between the wire messages (points.proto, worker.proto) and the store's types."""
+"""Conversions between the wire messages (points.proto, worker.proto) and the store's types
+(records, hits, vector arrays). Ids, payloads and filters convert through :mod:`vectron.wire`."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
-from typing import Any
+from collections.abc import Sequence
 
 import numpy as np
 
-from vectron.errors import DimensionMismatch, InvalidArgument, InvalidFilter
-from vectron.store.ids import PointId
+from vectron.errors import DimensionMismatch
 from vectron.store.types import Record, ScoredPoint
 from vectron.v1 import points_pb2
+from vectron.wire import id_to_proto, ids_from_proto  # ids_from_proto: the shard FSM imports it from here
 
-__all__ = ["id_from_proto", "ids_from_proto", "id_to_proto", "record_to_proto", "hit_to_proto", "parse_json_object", "parse_filter", "vectors_from_points"]
-
-
-def id_from_proto(pid: points_pb2.PointId, field: str = "ids") -> PointId:
-    kind = pid.WhichOneof("kind")
-    if kind is None:
-        raise InvalidArgument("a point id must set num or str", field=field)
-    return getattr(pid, kind)
-
-
-def ids_from_proto(ids: Iterable[points_pb2.PointId], field: str = "ids") -> list[PointId]:
-    return [id_from_proto(p, field) for p in ids]
-
-
-def id_to_proto(pid: PointId) -> points_pb2.PointId:
-    return points_pb2.PointId(num=pid) if isinstance(pid, int) else points_pb2.PointId(str=pid)
+__all__ = ["record_to_proto", "hit_to_proto", "vectors_from_points", "ids_from_proto"]
 
 
 def record_to_proto(record: Record) -> points_pb2.Point:
@@ -47,28 +32,6 @@ def hit_to_proto(hit: ScoredPoint) -> points_pb2.ScoredPoint:
     if hit.vector is not None:
         out.vector.extend(hit.vector.tolist())
     return out
-
-
-def parse_json_object(text: str, field: str, *, empty_ok: bool = True) -> dict[str, Any] | None:
-    """A JSON object from ``text`` (None for an empty string when ``empty_ok``)."""
-    if not text:
-        if empty_ok:
-            return None
-        raise InvalidArgument(f"{field} is required", field=field)
-    try:
-        value = json.loads(text)
-    except ValueError as exc:
-        raise InvalidArgument(f"{field} is not valid JSON: {exc}", field=field) from None
-    if not isinstance(value, dict):
-        raise InvalidArgument(f"{field} must be a JSON object", field=field)
-    return value
-
-
-def parse_filter(text: str) -> dict[str, Any] | None:
-    try:
-        return parse_json_object(text, "filter")
-    except InvalidArgument as exc:
-        raise InvalidFilter(exc.message) from None
 
 
 def vectors_from_points(points: Sequence[points_pb2.Point], dimension: int) -> np.ndarray:

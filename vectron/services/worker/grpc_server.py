@@ -5,7 +5,9 @@ A call that reaches a replica which is not its shard's leader (a write, or a
 (marked with the ``vectron-forwarded`` metadata so it is never forwarded
 twice); when the leader is unknown, or the call was already forwarded, it fails
 with UNAVAILABLE and the leader's address in the ``vectron-leader`` trailer.
-Errors are mapped to gRPC statuses by :mod:`vectron.services.grpc_errors`.
+Every call passes the caller's remaining time (the gRPC deadline) down to
+:class:`WorkerService`, and so to the shard group. Errors are mapped to gRPC
+statuses by :mod:`vectron.services.grpc_errors`.
 """
 
 from __future__ import annotations
@@ -20,18 +22,10 @@ import grpc
 from vectron.errors import DimensionMismatch, InvalidArgument, NotLeader
 from vectron.services.channels import open_channel
 from vectron.services.grpc_errors import error_from_rpc_error, grpc_error_boundary
-from vectron.services.worker.convert import (
-    hit_to_proto,
-    id_from_proto,
-    id_to_proto,
-    ids_from_proto,
-    parse_filter,
-    parse_json_object,
-    record_to_proto,
-    vectors_from_points,
-)
+from vectron.services.worker.convert import hit_to_proto, record_to_proto, vectors_from_points
 from vectron.services.worker.service import ShardKey, WorkerService
 from vectron.v1 import worker_pb2, worker_pb2_grpc
+from vectron.wire import id_from_proto, id_to_proto, ids_from_proto, parse_filter, parse_json_object
 
 __all__ = ["SERVICE_NAME", "FORWARDED_KEY", "WorkerServicer", "ChannelPool"]
 
@@ -112,7 +106,7 @@ class WorkerServicer(worker_pb2_grpc.WorkerServiceServicer):
             ids = ids_from_proto((p.id for p in points), "points.id")
             vectors = vectors_from_points(points, replica.collection.dimension)
             payloads = [parse_json_object(p.payload_json, "points.payload_json") for p in points]
-            result = self.service.upsert(_key(request.shard), ids, vectors, payloads, request.request_id or None)
+            result = self.service.upsert(_key(request.shard), ids, vectors, payloads, request.request_id or None, timeout=context.time_remaining())
             return worker_pb2.WriteResponse(affected=result.affected, applied_index=result.index)
 
         return self._leader_or_forward("Upsert", request, context, call)
@@ -123,9 +117,15 @@ class WorkerServicer(worker_pb2_grpc.WorkerServiceServicer):
             if request.filter_json:
                 if request.ids:
                     raise InvalidArgument("delete takes either ids or a filter", field="ids")
-                result = self.service.delete(_key(request.shard), filter=parse_filter(request.filter_json), request_id=request.request_id or None)
+                result = self.service.delete(
+                    _key(request.shard), filter=parse_filter(request.filter_json), request_id=request.request_id or None,
+                    timeout=context.time_remaining(),
+                )
             else:
-                result = self.service.delete(_key(request.shard), ids=ids_from_proto(request.ids), request_id=request.request_id or None)
+                result = self.service.delete(
+                    _key(request.shard), ids=ids_from_proto(request.ids), request_id=request.request_id or None,
+                    timeout=context.time_remaining(),
+                )
             return worker_pb2.WriteResponse(affected=result.affected, applied_index=result.index)
 
         return self._leader_or_forward("Delete", request, context, call)
@@ -136,7 +136,8 @@ class WorkerServicer(worker_pb2_grpc.WorkerServiceServicer):
             payload = parse_json_object(request.payload_json, "payload_json", empty_ok=False)
             assert payload is not None
             result = self.service.set_payload(
-                _key(request.shard), ids_from_proto(request.ids), payload, request.overwrite, request.request_id or None
+                _key(request.shard), ids_from_proto(request.ids), payload, request.overwrite, request.request_id or None,
+                timeout=context.time_remaining(),
             )
             return worker_pb2.WriteResponse(affected=result.affected, applied_index=result.index)
 
@@ -148,7 +149,7 @@ class WorkerServicer(worker_pb2_grpc.WorkerServiceServicer):
         def call() -> worker_pb2.GetResponse:
             records = self.service.get(
                 _key(request.shard), ids_from_proto(request.ids), request.with_vector, not request.without_payload,
-                _consistency(request.consistency, "linearizable"),
+                _consistency(request.consistency, "linearizable"), timeout=context.time_remaining(),
             )
             return worker_pb2.GetResponse(points=[record_to_proto(r) for r in records])
 
@@ -172,6 +173,7 @@ class WorkerServicer(worker_pb2_grpc.WorkerServiceServicer):
                 request.with_payload,
                 request.with_vector,
                 _consistency(request.consistency, "leader"),
+                timeout=context.time_remaining(),
             )
             return worker_pb2.SearchResponse(results=[worker_pb2.SearchResult(hits=[hit_to_proto(h) for h in row]) for row in hits])
 
@@ -184,6 +186,7 @@ class WorkerServicer(worker_pb2_grpc.WorkerServiceServicer):
             records, nxt = self.service.scroll(
                 _key(request.shard), parse_filter(request.filter_json), request.limit or 100, offset,
                 not request.without_payload, request.with_vector, _consistency(request.consistency, "linearizable"),
+                timeout=context.time_remaining(),
             )
             reply = worker_pb2.ScrollResponse(points=[record_to_proto(r) for r in records])
             if nxt is not None:
@@ -195,7 +198,10 @@ class WorkerServicer(worker_pb2_grpc.WorkerServiceServicer):
     @grpc_error_boundary
     def Count(self, request: worker_pb2.CountRequest, context: grpc.ServicerContext) -> worker_pb2.CountResponse:
         def call() -> worker_pb2.CountResponse:
-            count = self.service.count(_key(request.shard), parse_filter(request.filter_json), _consistency(request.consistency, "linearizable"))
+            count = self.service.count(
+                _key(request.shard), parse_filter(request.filter_json), _consistency(request.consistency, "linearizable"),
+                timeout=context.time_remaining(),
+            )
             return worker_pb2.CountResponse(count=count)
 
         return self._leader_or_forward("Count", request, context, call)

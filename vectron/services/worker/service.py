@@ -4,9 +4,10 @@ raising vectron.errors. The gRPC servicer is a thin adapter over :class:`WorkerS
 
 Writes are validated here (ids, shard ownership by the routing hash, dimension,
 finite components, payload objects), then proposed to the shard's group with a
-request id (retried with the same id on an unknown outcome: the FSM dedups
-it). A replica that is not the leader raises :class:`~vectron.errors.NotLeader`
-carrying the leader worker's gRPC address.
+request id within the caller's remaining time (``timeout``), once: the
+gateway retries with the same id (the FSM applies an id once). A replica
+that is not the leader raises :class:`~vectron.errors.NotLeader` carrying the
+leader worker's gRPC address.
 
 Reads take a consistency level: ``linearizable`` (the group's read barrier on
 the leader; the default of get, scroll and count), ``leader`` (the leader's
@@ -28,20 +29,18 @@ import numpy as np
 
 from vectron.errors import (
     DimensionMismatch,
-    Indeterminate,
     InvalidArgument,
     NotLeader,
-    PayloadTooLarge,
     StaleEpoch,
     Unavailable,
     VectronError,
 )
+from vectron.limits import MAX_BATCH_POINTS, dump_payload
 from vectron.raft import CONSISTENCY_LEVELS
 from vectron.services.placement.routing import shard_of
 from vectron.services.worker.fsm import ShardStateMachine, decode_result
 from vectron.services.worker.replicas import ReplicaHost, ShardReplica
 from vectron.store import Record, ScoredPoint
-from vectron.store.collection import MAX_BATCH_POINTS, MAX_PAYLOAD_BYTES
 from vectron.store.filters import compile_filter
 from vectron.store.ids import PointId, check_ids
 from vectron.v1 import placement_pb2, worker_pb2
@@ -115,37 +114,34 @@ class WorkerService:
             time.sleep(delay)
             delay = min(delay * 2, 0.5)
 
-    def _propose(self, replica: ShardReplica, command: worker_pb2.ShardCommand, request_id: str | None) -> WriteResult:
-        body = command.SerializeToString()
-        request_id = request_id or uuid.uuid4().hex
-        deadline = time.monotonic() + self.config.write_timeout
-        delay = 0.05
-        while True:
-            self._await_leader(replica, deadline)
-            remaining = deadline - time.monotonic()
-            try:
-                # the whole remaining time: the group retries inside it with the same request id
-                raw = replica.group.propose(body, request_id=request_id, timeout=max(0.1, remaining))
-                break
-            except NotLeader:
-                if time.monotonic() + delay >= deadline:
-                    raise self._not_leader(replica) from None
-            except (Unavailable, Indeterminate) as exc:
-                if time.monotonic() + delay >= deadline:
-                    raise
-                log.info("shard write %s: %s; retrying", request_id, exc)
-            time.sleep(delay)
-            delay = min(delay * 2, 1.0)
+    def _deadline(self, timeout: float | None, own: float) -> float:
+        """When a call must end: the caller's remaining time, capped by this worker's own limit."""
+        return time.monotonic() + (own if timeout is None else max(0.0, min(timeout, own)))
+
+    def _propose(self, replica: ShardReplica, command: worker_pb2.ShardCommand, request_id: str | None, timeout: float | None) -> WriteResult:
+        """Propose once, within the caller's time: wait out an election, then one ``propose``
+        with what is left. Nothing is retried here: the gateway owns write retries (with the
+        same request id, which the FSM applies once)."""
+        deadline = self._deadline(timeout, self.config.write_timeout)
+        self._await_leader(replica, deadline)
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise Unavailable("the caller's deadline passed before the write was proposed")
+        try:
+            raw = replica.group.propose(command.SerializeToString(), request_id=request_id or uuid.uuid4().hex, timeout=remaining)
+        except NotLeader:
+            raise self._not_leader(replica) from None
         result = decode_result(raw)
         return WriteResult(affected=result.affected, index=result.index)
 
-    def _read(self, replica: ShardReplica, fn: Callable[[ShardStateMachine], T], consistency: str) -> T:
+    def _read(self, replica: ShardReplica, fn: Callable[[ShardStateMachine], T], consistency: str, timeout: float | None) -> T:
         if consistency not in CONSISTENCY_LEVELS:
             raise InvalidArgument(f"consistency must be one of {', '.join(CONSISTENCY_LEVELS)}", field="consistency")
+        deadline = self._deadline(timeout, self.config.read_timeout)
         if consistency != "any":
-            self._await_leader(replica, time.monotonic() + self.config.read_timeout)
+            self._await_leader(replica, deadline)
         try:
-            return replica.group.read(fn, consistency=consistency, timeout=self.config.read_timeout)
+            return replica.group.read(fn, consistency=consistency, timeout=max(0.001, deadline - time.monotonic()))
         except NotLeader:
             raise self._not_leader(replica) from None
 
@@ -164,6 +160,7 @@ class WorkerService:
         vectors: Any,
         payloads: Sequence[dict[str, Any] | None] | None = None,
         request_id: str | None = None,
+        timeout: float | None = None,
     ) -> WriteResult:
         """Insert or replace a batch of points in one log entry (all or nothing)."""
         replica = self.replica(ref)
@@ -198,10 +195,11 @@ class WorkerService:
                 cmd.ids.add(str=pid)
         if payloads is not None:
             cmd.payload_json.extend(_dump_payload(p) for p in payloads)
-        return self._propose(replica, worker_pb2.ShardCommand(upsert=cmd), request_id)
+        return self._propose(replica, worker_pb2.ShardCommand(upsert=cmd), request_id, timeout)
 
     def delete(
-        self, ref: ShardKey, ids: Sequence[PointId] | None = None, filter: dict[str, Any] | None = None, request_id: str | None = None
+        self, ref: ShardKey, ids: Sequence[PointId] | None = None, filter: dict[str, Any] | None = None, request_id: str | None = None,
+        timeout: float | None = None,
     ) -> WriteResult:
         """Delete points by ids or by a filter (exactly one of the two)."""
         replica = self.replica(ref)
@@ -214,10 +212,11 @@ class WorkerService:
         else:
             compile_filter(filter)
             cmd = worker_pb2.DeleteCmd(by_filter=True, filter_json=json.dumps(filter))
-        return self._propose(replica, worker_pb2.ShardCommand(delete=cmd), request_id)
+        return self._propose(replica, worker_pb2.ShardCommand(delete=cmd), request_id, timeout)
 
     def set_payload(
-        self, ref: ShardKey, ids: Sequence[PointId], payload: dict[str, Any], overwrite: bool = False, request_id: str | None = None
+        self, ref: ShardKey, ids: Sequence[PointId], payload: dict[str, Any], overwrite: bool = False, request_id: str | None = None,
+        timeout: float | None = None,
     ) -> WriteResult:
         """Merge ``payload``'s keys into each point's payload (or replace it: ``overwrite``)."""
         replica = self.replica(ref)
@@ -227,15 +226,16 @@ class WorkerService:
         cmd = worker_pb2.SetPayloadCmd(payload_json=_dump_payload(payload), overwrite=overwrite)
         for pid in checked:
             cmd.ids.add(**({"num": pid} if isinstance(pid, int) else {"str": pid}))
-        return self._propose(replica, worker_pb2.ShardCommand(set_payload=cmd), request_id)
+        return self._propose(replica, worker_pb2.ShardCommand(set_payload=cmd), request_id, timeout)
 
     # -- reads --------------------------------------------------------------------------
     def get(
-        self, ref: ShardKey, ids: Sequence[PointId], with_vector: bool = False, with_payload: bool = True, consistency: str = "linearizable"
+        self, ref: ShardKey, ids: Sequence[PointId], with_vector: bool = False, with_payload: bool = True, consistency: str = "linearizable",
+        timeout: float | None = None,
     ) -> list[Record]:
         replica = self.replica(ref)
         checked = check_ids(ids, unique=False)
-        return self._read(replica, lambda fsm: fsm.collection.get(checked, with_vector=with_vector, with_payload=with_payload), consistency)
+        return self._read(replica, lambda fsm: fsm.collection.get(checked, with_vector=with_vector, with_payload=with_payload), consistency, timeout)
 
     def search(
         self,
@@ -247,6 +247,7 @@ class WorkerService:
         with_payload: bool = True,
         with_vector: bool = False,
         consistency: str = "leader",
+        timeout: float | None = None,
     ) -> list[list[ScoredPoint]]:
         """One list of hits (ids, scores, payloads) per query vector, best first."""
         replica = self.replica(ref)
@@ -254,6 +255,7 @@ class WorkerService:
             replica,
             lambda fsm: fsm.collection.search_batch(vectors, k, filter, ef, None, with_payload, with_vector),
             consistency,
+            timeout,
         )
 
     def scroll(
@@ -265,13 +267,16 @@ class WorkerService:
         with_payload: bool = True,
         with_vector: bool = False,
         consistency: str = "linearizable",
+        timeout: float | None = None,
     ) -> tuple[list[Record], PointId | None]:
         replica = self.replica(ref)
-        return self._read(replica, lambda fsm: fsm.collection.scroll(filter, limit, offset, with_payload, with_vector), consistency)
+        return self._read(replica, lambda fsm: fsm.collection.scroll(filter, limit, offset, with_payload, with_vector), consistency, timeout)
 
-    def count(self, ref: ShardKey, filter: dict[str, Any] | None = None, consistency: str = "linearizable") -> int:
+    def count(
+        self, ref: ShardKey, filter: dict[str, Any] | None = None, consistency: str = "linearizable", timeout: float | None = None
+    ) -> int:
         replica = self.replica(ref)
-        return self._read(replica, lambda fsm: fsm.collection.count(filter), consistency)
+        return self._read(replica, lambda fsm: fsm.collection.count(filter), consistency, timeout)
 
     # -- observability --------------------------------------------------------------------
     def shard_status(self, collection_id: str | None = None) -> list[worker_pb2.ShardStatus]:
@@ -322,14 +327,4 @@ def _status_of(replica: ShardReplica) -> worker_pb2.ShardStatus:
 
 
 def _dump_payload(payload: dict[str, Any] | None) -> str:
-    if payload is None:
-        return "{}"
-    if not isinstance(payload, dict):
-        raise InvalidArgument("a payload must be a JSON object", field="points.payload_json")
-    try:
-        text = json.dumps(payload, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
-    except (TypeError, ValueError) as exc:
-        raise InvalidArgument(f"payload is not valid JSON: {exc}", field="points.payload_json") from None
-    if len(text.encode()) > MAX_PAYLOAD_BYTES:
-        raise PayloadTooLarge(f"a payload is larger than {MAX_PAYLOAD_BYTES} bytes", field="points.payload_json")
-    return text
+    return "{}" if payload is None else dump_payload(payload, "points.payload_json")
