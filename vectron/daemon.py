@@ -126,6 +126,11 @@ def _load_config(ctx: click.Context, param: click.Parameter, value: str | None) 
 @click.option("--raft-compaction-entries", type=click.IntRange(1), default=None,
               help="every Raft group (auth, placement, each shard replica): take a snapshot and compact the log "
                    "once it holds more than this many entries (default: 5000; small values force snapshot installs)")
+@click.option("--tls-cert", type=click.Path(dir_okay=False, exists=True), default=None,
+              help="PEM certificate: REST, public gRPC and internal gRPC serve TLS with it (needs --tls-key)")
+@click.option("--tls-key", type=click.Path(dir_okay=False, exists=True), default=None, help="PEM private key of --tls-cert")
+@click.option("--tls-ca", type=click.Path(dir_okay=False, exists=True), default=None,
+              help="PEM CA of the cluster: internal gRPC becomes mutual TLS (peers must show a certificate it signed)")
 @click.option("--log-level", default="INFO", show_default=True,
               type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False))
 def main(
@@ -158,11 +163,15 @@ def main(
     default_shards: int,
     default_replication_factor: int,
     raft_compaction_entries: int | None,
+    tls_cert: str | None,
+    tls_key: str | None,
+    tls_ca: str | None,
     log_level: str,
 ) -> None:
     """Run a Vectron node."""
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     roles = parse_roles(role)
+    _secure_process(data_dir, tls_cert, tls_key, tls_ca)
     if len(roles) > 1 or roles == ["gateway"]:
         from vectron.services.runner import NodeConfig, parse_list
 
@@ -189,7 +198,7 @@ def main(
 
     raft_opts = raft_options(raft_compaction_entries)
     if only_role == "placement":
-        _wait_for_signal(_start_placement(data_dir, raft_addr, peer_list, grpc_listen, cluster_password, raft_opts))
+        _wait_for_signal(_start_placement(data_dir, raft_addr, peer_list, grpc_listen, cluster_password, node_id, raft_opts))
         return
     if only_role == "worker":
         _wait_for_signal(
@@ -201,6 +210,7 @@ def main(
         return
     from vectron.errors import VectronError
     from vectron.services.auth.node import serve_auth
+    from vectron.services.internal_auth import export_credential
     from vectron.services.auth.service import AuthConfig
     from vectron.services.auth.sessions import load_secret
 
@@ -216,6 +226,7 @@ def main(
 
         os.makedirs(auth_dir, exist_ok=True)
         cluster_password = local_cluster_password(auth_dir)
+    export_credential(cluster_password, node_id)
     node = serve_auth(
         data_dir=auth_dir,
         raft_address=raft_addr,
@@ -239,6 +250,24 @@ def main(
     while not stop.wait(1.0):
         pass
     node.stop()
+
+
+def _secure_process(data_dir: str, tls_cert: str | None, tls_key: str | None, tls_ca: str | None) -> None:
+    """Umask 077 and a private data folder; the TLS files every server and channel of
+    this process use."""
+    from vectron.services.privacy import make_private
+    from vectron.services.tls import TlsFiles, export_tls
+
+    if bool(tls_cert) != bool(tls_key):
+        raise click.UsageError("--tls-cert and --tls-key go together")
+    if tls_ca and not tls_cert:
+        raise click.UsageError("--tls-ca needs --tls-cert and --tls-key (this node's own certificate)")
+    try:
+        make_private(data_dir)
+    except OSError as exc:
+        raise click.UsageError(f"cannot prepare the data folder {data_dir}: {exc}") from None
+    if tls_cert and tls_key:
+        export_tls(TlsFiles(os.path.abspath(tls_cert), os.path.abspath(tls_key), os.path.abspath(tls_ca) if tls_ca else None))
 
 
 def _run_roles(config: Any) -> None:
@@ -295,13 +324,16 @@ def _wait_for_signal(node: object) -> None:
 
 
 def _start_placement(
-    data_dir: str, raft_addr: str, peers: list[str], grpc_listen: str, cluster_password: str | None,
+    data_dir: str, raft_addr: str, peers: list[str], grpc_listen: str, cluster_password: str | None, node_id: str,
     raft_opts: dict[str, Any] | None = None,
 ) -> object:
     from vectron.services.placement.node import serve_placement
 
     if not cluster_password:
         raise click.UsageError(f"the placement group needs a cluster password: set {CLUSTER_PASSWORD_ENV}")
+    from vectron.services.internal_auth import export_credential
+
+    export_credential(cluster_password, node_id)
     node = serve_placement(
         data_dir=os.path.join(data_dir, "placement"), raft_address=raft_addr, peers=peers,
         grpc_listen=grpc_listen, cluster_password=cluster_password, raft_options=raft_opts,
@@ -336,6 +368,11 @@ def _start_worker(
         raise click.UsageError(
             f"a worker needs the cluster password its shard groups share: set {CLUSTER_PASSWORD_ENV}"
         )
+    from vectron.services.internal_auth import export_credential
+    from vectron.services.worker.node import worker_id_for
+
+    worker_id = worker_id_for(os.path.join(data_dir, "worker"), worker_id)
+    export_credential(cluster_password, worker_id)  # placement lets only this identity re-register the worker
     node = serve_worker(
         data_dir=os.path.join(data_dir, "worker"), placement=placement, raft_host=raft_host, raft_ports=ports,
         grpc_listen=grpc_listen, advertise_address=advertise_addr, worker_id=worker_id, capacity=capacity,
