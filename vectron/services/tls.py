@@ -24,7 +24,7 @@ from typing import Any
 
 import grpc
 
-__all__ = ["TlsFiles", "TLS_CERT_ENV", "TLS_KEY_ENV", "TLS_CA_ENV", "generate_cluster_tls", "export_tls"]
+__all__ = ["TlsFiles", "TLS_CERT_ENV", "TLS_KEY_ENV", "TLS_CA_ENV", "generate_cluster_tls", "export_tls", "uvicorn_tls"]
 
 TLS_CERT_ENV = "VECTRON_TLS_CERT"
 TLS_KEY_ENV = "VECTRON_TLS_KEY"
@@ -71,8 +71,12 @@ class TlsFiles:
             root_certificates=_read(self.ca), private_key=_read(self.key), certificate_chain=_read(self.cert)
         )
 
-    def uvicorn_options(self) -> dict[str, Any]:
-        return {"ssl_certfile": self.cert, "ssl_keyfile": self.key}
+
+
+def uvicorn_tls() -> dict[str, Any]:
+    """uvicorn's TLS options for the process's TLS files (empty without them)."""
+    tls = TlsFiles.from_env()
+    return {"ssl_certfile": tls.cert, "ssl_keyfile": tls.key} if tls is not None else {}
 
 
 def export_tls(tls: TlsFiles) -> None:
