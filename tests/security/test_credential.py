@@ -29,7 +29,7 @@ def test_tokens_name_their_node_expire_and_tolerate_skew() -> None:
         cred.verify(cred.token(now + CLOCK_SKEW_SECONDS + 1), now)
     with pytest.raises(Unauthenticated, match="signed"):
         cred.verify(ClusterCredential("other", "worker-a").token(now), now)
-    for bad in (None, "", "v2.a.1.b", "v1.***.1.ab", "v1.YQ.notanumber.ab", "v1.YQ." + "9" * 40 + ".ab"):
+    for bad in (None, "", "v2.a.1.b", "v1.***.1.ab", "v1.YQ.\u00b2.ab", "v1.YQ.1.\u00e9", "v1.YQ.notanumber.ab", "v1.YQ." + "9" * 40 + ".ab"):
         with pytest.raises(Unauthenticated):
             cred.verify(bad, now)
     with pytest.raises(ValueError):

@@ -62,8 +62,17 @@ def _b64(text: str) -> str:
     return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
 
 
-def _unb64(text: str) -> str:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)).decode()
+def _parse(token: str) -> tuple[str, int, str] | None:
+    """(node id, expiry, MAC) of a well-formed token (signature not checked), else None."""
+    parts = token.split(".")
+    if len(parts) != 4 or parts[0] != _VERSION or not (parts[2].isascii() and parts[2].isdigit()) or len(parts[2]) > 12 \
+            or not parts[3].isascii():
+        return None
+    try:
+        node = base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4)).decode()
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        return None
+    return node, int(parts[2]), parts[3]
 
 
 @dataclass(frozen=True)
@@ -102,15 +111,11 @@ class ClusterCredential:
             raise Unauthenticated(f"internal call without a cluster token ({TOKEN_METADATA_KEY})")
         if isinstance(token, bytes):
             token = token.decode(errors="replace")
-        parts = token.split(".")
-        if len(parts) != 4 or parts[0] != _VERSION or not parts[2].isdigit() or len(parts[2]) > 12:
+        parsed = _parse(token)
+        if parsed is None:
             raise Unauthenticated("malformed cluster token")
-        try:
-            node = _unb64(parts[1])
-        except (binascii.Error, UnicodeDecodeError, ValueError):
-            raise Unauthenticated("malformed cluster token") from None
-        expiry = int(parts[2])
-        if not hmac.compare_digest(self._mac(node, expiry), parts[3]):
+        node, expiry, mac = parsed
+        if not hmac.compare_digest(self._mac(node, expiry), mac):
             raise Unauthenticated("cluster token not signed with this cluster's secret")
         t = time.time() if now is None else now
         if expiry < t - CLOCK_SKEW_SECONDS:
@@ -128,22 +133,13 @@ def export_credential(secret: str, node_id: str) -> ClusterCredential:
     return ClusterCredential(secret, node_id)
 
 
-def _claimed_node(token: str) -> str | None:
-    parts = token.split(".")
-    if len(parts) != 4:
-        return None
-    try:
-        return _unb64(parts[1])
-    except (binascii.Error, UnicodeDecodeError, ValueError):
-        return None
-
-
 def caller_node_id(context: grpc.ServicerContext) -> str | None:
     """The node id of the token the current call carries (the interceptor has already
     checked its signature on an authenticated server), or None without one."""
     for key, value in context.invocation_metadata() or ():
         if key == TOKEN_METADATA_KEY:
-            return _claimed_node(value if isinstance(value, str) else value.decode(errors="replace"))
+            parsed = _parse(value if isinstance(value, str) else value.decode(errors="replace"))
+            return parsed[0] if parsed else None
     return None
 
 
