@@ -105,7 +105,6 @@ def run_rpc(samples: int) -> None:
     import secrets as pysecrets
     import socket
 
-
     from vectron.services.auth import ApiKeyCache
     from vectron.services.auth.client import AuthClient
     from vectron.services.auth.node import serve_auth
