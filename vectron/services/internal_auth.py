@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import hashlib
 import hmac
 import os
@@ -93,11 +94,12 @@ class ClusterCredential:
         secret = env.get(CLUSTER_PASSWORD_ENV, "")
         return cls(secret, env.get(NODE_ID_ENV) or "node") if secret else None
 
+    @functools.cached_property
     def _key(self) -> bytes:
         return hmac.new(self.secret.encode(), _KEY_LABEL, hashlib.sha256).digest()
 
     def _mac(self, node: str, expiry: int) -> str:
-        return hmac.new(self._key(), f"{_VERSION}\n{node}\n{expiry}".encode(), hashlib.sha256).hexdigest()
+        return hmac.new(self._key, f"{_VERSION}\n{node}\n{expiry}".encode(), hashlib.sha256).hexdigest()
 
     def token(self, now: float | None = None, *, ttl: int = TOKEN_TTL_SECONDS) -> str:
         """A token for this node, valid ``ttl`` seconds from ``now``."""
