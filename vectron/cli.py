@@ -46,10 +46,12 @@ class _Group(click.Group):
 @click.version_option(vectron.__version__)
 @click.option("--url", envvar="VECTRON_URL", default="http://127.0.0.1:8080", show_default=True, help="the gateway's REST URL")
 @click.option("--api-key", envvar="VECTRON_API_KEY", default=None, help="API key for data commands (else the saved one)")
+@click.option("--ca", envvar="VECTRON_CA", type=click.Path(dir_okay=False, exists=True), default=None,
+              help="CA file that signed the gateway's certificate, for an https:// URL (e.g. <cluster>/tls/ca.pem)")
 @click.pass_context
-def main(ctx: click.Context, url: str, api_key: str | None) -> None:
+def main(ctx: click.Context, url: str, api_key: str | None, ca: str | None) -> None:
     """Vectron: a vector database."""
-    ctx.obj = {"url": url.rstrip("/"), "api_key": api_key}
+    ctx.obj = {"url": url.rstrip("/"), "api_key": api_key, "ca": ca}
 
 
 @main.group(cls=_Group)
@@ -159,11 +161,11 @@ def _client(ctx: click.Context, *, session: bool = False) -> "vectron.Client":
     if session:
         if not saved.get("token"):
             raise click.ClickException(f"not logged in to {ctx.obj['url']}: run `vectron login EMAIL` first")
-        return vectron.Client(ctx.obj["url"], token=saved["token"])
+        return vectron.Client(ctx.obj["url"], token=saved["token"], ca=ctx.obj["ca"])
     key = ctx.obj.get("api_key") or saved.get("api_key")
     if not key:
         raise click.ClickException("no API key: pass --api-key, set VECTRON_API_KEY, or run `vectron keys create NAME --save`")
-    return vectron.Client(ctx.obj["url"], api_key=key)
+    return vectron.Client(ctx.obj["url"], api_key=key, ca=ctx.obj["ca"])
 
 
 def _echo_json(data: Any) -> None:
@@ -187,7 +189,7 @@ def _parse_id(text: str) -> int | str:
 @click.pass_context
 def register(ctx: click.Context, email: str, password: str) -> None:
     """Create an account."""
-    with vectron.Client(ctx.obj["url"]) as c:
+    with vectron.Client(ctx.obj["url"], ca=ctx.obj["ca"]) as c:
         user = c.register(email, password)
     click.echo(f"registered {user.email} (user id {user.id}); now run: vectron login {user.email}")
 
@@ -198,7 +200,7 @@ def register(ctx: click.Context, email: str, password: str) -> None:
 @click.pass_context
 def login(ctx: click.Context, email: str, password: str) -> None:
     """Log in and keep the session token in the config folder (mode 0600)."""
-    with vectron.Client(ctx.obj["url"]) as c:
+    with vectron.Client(ctx.obj["url"], ca=ctx.obj["ca"]) as c:
         session = c.login(email, password)
     data = _load_config()
     entry = data.setdefault(ctx.obj["url"], {})
@@ -425,13 +427,17 @@ CLUSTER_DIR = click.option("--data-dir", type=click.Path(file_okay=False, path_t
 @CLUSTER_DIR
 @click.option("--base-port", type=int, default=None, help="first port to use (default: free ports picked now)")
 @click.option("--timeout", type=float, default=120.0, show_default=True, help="seconds to wait until every gateway is ready")
-def cluster_up(nodes: int, data_dir: pathlib.Path, base_port: int | None, timeout: float) -> None:
+@click.option("--tls", is_flag=True, help="generate a private CA and node certificates in the cluster folder; TLS on every port")
+def cluster_up(nodes: int, data_dir: pathlib.Path, base_port: int | None, timeout: float, tls: bool) -> None:
     """Start NODES vectrond processes in the background and print the gateway URLs."""
     from vectron.cluster import cluster_up as up
 
-    state = up(data_dir, nodes=nodes, base_port=base_port, timeout=timeout)
+    state = up(data_dir, nodes=nodes, base_port=base_port, timeout=timeout, tls=tls)
+    scheme = "https" if state.get("ca") else "http"
     for n in state["nodes"]:
-        click.echo(f"{n['name']}: REST http://{n['rest']}  gRPC {n['grpc']}  (pid {n['pid']}, log {n['log']})")
+        click.echo(f"{n['name']}: REST {scheme}://{n['rest']}  gRPC {n['grpc']}  (pid {n['pid']}, log {n['log']})")
+    if state.get("ca"):
+        click.echo(f"TLS on: clients verify with --ca {state['ca']} (or VECTRON_CA)")
     click.echo(f"stop it with: vectron cluster down --data-dir {data_dir}")
 
 

@@ -24,6 +24,7 @@ except creating and dropping a collection, which are not retried).
 
 from __future__ import annotations
 
+import ssl
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -188,12 +189,14 @@ class Client:
         timeout: float = 60.0,
         retries: int = 3,
         transport: httpx.BaseTransport | None = None,
+        ca: str | None = None,
     ) -> None:
         self.url = url.rstrip("/")
         self.api_key = api_key
         self.token = token
         self.retries = retries
-        self._http = httpx.Client(base_url=self.url, timeout=timeout, transport=transport)
+        verify = ssl.create_default_context(cafile=ca) if ca else True  # ca: the private CA of an https:// gateway
+        self._http = httpx.Client(base_url=self.url, timeout=timeout, transport=transport, verify=verify)
 
     def close(self) -> None:
         self._http.close()
