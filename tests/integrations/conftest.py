@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import pytest
 
 import vectron
+from vectron import errors
 
 from tests.services.gateway.procs import single_node
 
@@ -41,3 +42,17 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 @pytest.fixture
 def collection_name() -> str:
     return f"t-{uuid.uuid4().hex[:12]}"
+
+
+@pytest.fixture
+def client(server: Server, collection_name: str) -> Iterator[vectron.Client]:
+    """A client of ``server``; collection ``collection_name`` is dropped afterwards."""
+    c = server.client()
+    try:
+        yield c
+    finally:
+        try:
+            c.drop_collection(collection_name)
+        except errors.CollectionNotFound:
+            pass
+        c.close()

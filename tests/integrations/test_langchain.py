@@ -3,39 +3,25 @@ against a real `vectrond`, plus filters and the relevance scores."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 from langchain_core.documents import Document
 from langchain_core.vectorstores import VectorStore
 from langchain_tests.integration_tests import VectorStoreIntegrationTests
 
+import vectron
 from vectron import errors
 from vectron.integrations.langchain import VectronVectorStore
-
-from tests.integrations.conftest import Server
 
 
 class TestVectronStandard(VectorStoreIntegrationTests):
     @pytest.fixture()
-    def vectorstore(self, server: Server, collection_name: str) -> Iterator[VectorStore]:  # type: ignore[override]
-        client = server.client()
-        try:
-            yield VectronVectorStore(client, collection_name, self.get_embeddings())
-        finally:
-            try:
-                client.drop_collection(collection_name)
-            except errors.CollectionNotFound:
-                pass
-            client.close()
+    def vectorstore(self, client: vectron.Client, collection_name: str) -> VectorStore:  # type: ignore[override]
+        return VectronVectorStore(client, collection_name, self.get_embeddings())
 
 
 @pytest.fixture
-def store(server: Server, collection_name: str) -> Iterator[VectronVectorStore]:
-    client = server.client()
-    yield VectronVectorStore(client, collection_name, VectorStoreIntegrationTests.get_embeddings())
-    client.drop_collection(collection_name)
-    client.close()
+def store(client: vectron.Client, collection_name: str) -> VectronVectorStore:
+    return VectronVectorStore(client, collection_name, VectorStoreIntegrationTests.get_embeddings())
 
 
 def test_filters_scores_and_delete_all(store: VectronVectorStore) -> None:

@@ -5,8 +5,6 @@ metadata filter operator (and/or/not, nested), doc and node ids, get/delete node
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
-
 import numpy as np
 import pytest
 from llama_index.core import Document, StorageContext, VectorStoreIndex
@@ -20,10 +18,9 @@ from llama_index.core.vector_stores.types import (
     VectorStoreQuery,
 )
 
+import vectron
 from vectron import errors
 from vectron.integrations.llamaindex import VectronVectorStore
-
-from tests.integrations.conftest import Server
 
 DIM = 8
 
@@ -55,14 +52,8 @@ FRUIT = [  # text, metadata, source document
 
 
 @pytest.fixture
-def store(server: Server, collection_name: str) -> Iterator[VectronVectorStore]:
-    client = server.client()
-    yield VectronVectorStore(client=client, collection_name=collection_name)
-    try:
-        client.drop_collection(collection_name)
-    except errors.CollectionNotFound:
-        pass
-    client.close()
+def store(client: vectron.Client, collection_name: str) -> VectronVectorStore:
+    return VectronVectorStore(client=client, collection_name=collection_name)
 
 
 @pytest.fixture
