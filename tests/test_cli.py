@@ -135,6 +135,16 @@ def test_account_keys_and_credentials_per_cluster(cli: Cli, daemon: Daemon, monk
     assert "unauthenticated" in cli.fails("collections", "list", "--api-key", "vk_000000000000_" + "A" * 43)
 
 
+def test_credentials_saved_per_url_by_an_older_version_still_work(cli: Cli, daemon: Daemon, tmp_path: pathlib.Path) -> None:
+    token = json.loads((cli.cfg / "credentials.json").read_text())["clusters"][0]["token"]
+    old = Cli(daemon.url, tmp_path / "old")
+    old.cfg.mkdir()
+    (old.cfg / "credentials.json").write_text(json.dumps({daemon.url: {"token": token, "email": "cli@example.com"}}))
+    assert old.json("whoami")["user"] == "cli@example.com"
+    old("link", daemon.url.replace("127.0.0.1", "localhost"))
+    assert len(json.loads((old.cfg / "credentials.json").read_text())["clusters"][0]["urls"]) == 2
+
+
 @pytest.fixture(scope="module")
 def data(cli: Cli) -> dict[str, Any]:
     key = cli("keys", "create", "data", "--plan", "unlimited").strip()

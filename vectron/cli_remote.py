@@ -126,7 +126,8 @@ def link(ctx: click.Context, other_url: str) -> None:
     old = cluster_entry(data, other)
     if old is not None and old is not entry:
         old["urls"].remove(other)
-    entry["urls"].append(other)
+    if other not in entry["urls"]:
+        entry["urls"].append(other)
     data["clusters"] = [e for e in data["clusters"] if e.get("urls")]
     save_config(data)
     say(ctx, f"{other} now shares the credentials of {url}", urls=entry["urls"])
