@@ -243,8 +243,8 @@ def test_delete_by_an_exact_indexed_filter_reads_only_the_matching_points(store:
     col.create_payload_index("bucket", "integer")
     col.upsert(list(range(1000)), rng.normal(size=(1000, 4)).astype(np.float32) + 0.1, [{"bucket": i % 100} for i in range(1000)])
     loads = []
-    real = vectron.store.collection._load_payload
-    monkeypatch.setattr(vectron.store.collection, "_load_payload", lambda data: loads.append(1) or real(data))
+    real = vectron.store.collection.load_payload
+    monkeypatch.setattr(vectron.store.collection, "load_payload", lambda data: loads.append(1) or real(data))
     assert col.delete(filter={"must": [{"key": "bucket", "match": {"value": 42}}]}) == 10
     assert len(loads) == 0  # the index answered exactly: no payload was read to decide
     assert col.delete(filter={"must": [{"key": "bucket", "range": {"lt": 2}}, {"key": "bucket", "match": {"value": 1}}]}) == 10
