@@ -95,8 +95,9 @@ def prepare(op: WriteOp, config: CollectionConfig) -> WriteOp:
 
 @dataclass
 class _BatchEffects:
-    """What a committed batch changes in memory: final vector/payload per touched label."""
+    """What a committed batch changes in memory: final vector/payload/point id per touched label."""
 
+    ids: dict[int, PointId | None] = field(default_factory=dict)
     vectors: dict[int, np.ndarray | None] = field(default_factory=dict)
     payloads: dict[int, dict[str, Any] | None] = field(default_factory=dict)
     allocated: set[int] = field(default_factory=set)
@@ -141,7 +142,10 @@ class Collection(SearchPlanner):
             self.config = layout.read_config(txn, self._db)
             self._version = layout.read_u64(txn, self._db, b"version")
             next_label = layout.read_u64(txn, self._db, b"next_label")
-            self._live = {decode_label(k) for k in txn.cursor(db=self._db["labels"]).iternext(values=False)}
+            self._ids: list[PointId | None] = [None] * next_label  # label -> point id (None: free)
+            for label_key, key in txn.cursor(db=self._db["labels"]):
+                self._ids[decode_label(label_key)] = decode_id(key)
+            self._live = {label for label, pid in enumerate(self._ids) if pid is not None}
         cfg = self.config
         index = VectorIndex.load(self.folder, cfg.dimension, cfg.distance, cfg.hnsw, self._version)
         self._saved_version = self._version if index is not None else -1
@@ -191,10 +195,10 @@ class Collection(SearchPlanner):
 
     @contextlib.contextmanager
     def _reading(self) -> Iterator[lmdb.Transaction]:
-        """A read transaction, with the env held open (close and restore wait for it)."""
+        """A read transaction (default database: payloads), with the env held open (close and restore wait for it)."""
         with self._env_lock.read():
             self._check_open()
-            with self._env.begin() as txn:
+            with self._env.begin(db=self._db["payloads"]) as txn:
                 yield txn
 
     def _check_open(self) -> None:
@@ -246,6 +250,7 @@ class Collection(SearchPlanner):
                 found = txn.get(key, db=self._db["ids"])
                 if found is None:
                     label = self._allocate_label(txn, effects)
+                    effects.ids[label] = pid
                     txn.put(key, encode_label(label), db=self._db["ids"])
                     txn.put(encode_label(label), key, db=self._db["labels"])
                 else:
@@ -271,6 +276,7 @@ class Collection(SearchPlanner):
                 for db in ("labels", "vectors", "payloads"):
                     txn.delete(label_key, db=self._db[db])
                 label = decode_label(label_key)
+                effects.ids[label] = None
                 effects.vectors[label] = None
                 effects.payloads[label] = None
                 effects.freed.append(label)
@@ -356,6 +362,10 @@ class Collection(SearchPlanner):
                     self._index.add(labels, np.stack([vec for _, vec in added]))
                 self._live.difference_update(removed)
                 self._live.update(label for label, _ in added)
+                for label, pid in effects.ids.items():
+                    if label >= len(self._ids):
+                        self._ids.extend([None] * max(label + 1 - len(self._ids), len(self._ids)))
+                    self._ids[label] = pid
                 for label, payload in effects.payloads.items():
                     for index in self._field_indexes.values():
                         index.update(label, payload)

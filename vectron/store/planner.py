@@ -21,6 +21,7 @@ import contextlib
 import json
 import random
 from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 import lmdb
@@ -29,7 +30,7 @@ import numpy as np
 from vectron.errors import InvalidArgument
 from vectron.store.filters import Candidates, Filter, compile_filter
 from vectron.store.ids import PointId, decode_id, decode_label, encode_id, encode_label
-from vectron.store.layout import Dbs, load_payload
+from vectron.store.layout import U64, Dbs, load_payload
 from vectron.store.payload_index import FieldIndex
 from vectron.store.rwlock import RWLock
 from vectron.store.types import CollectionConfig, ScoredPoint
@@ -42,6 +43,7 @@ BRUTE_FORCE_MIN = 8_192
 BRUTE_FORCE_FRACTION = 0.1
 PLAN_CACHE_SIZE = 16  # filters whose index answers are remembered until the next write
 PLANNER_SAMPLE = 256  # payloads read to estimate how many points pass conditions no index answers
+PIPELINE_CHUNK = 128  # queries per graph search when a large unfiltered batch is pipelined
 
 Rows = list[list[tuple[int, float]]]  # per query: (label, score), best first
 
@@ -84,6 +86,7 @@ class SearchPlanner:
     _rw: RWLock
     _index: VectorIndex
     _live: set[int]
+    _ids: list[PointId | None]
     _field_indexes: dict[str, FieldIndex]
     _plans: dict[tuple[str, int], Candidates | None]
     _version: int
@@ -93,6 +96,8 @@ class SearchPlanner:
     if TYPE_CHECKING:
 
         def _reading(self) -> contextlib.AbstractContextManager[lmdb.Transaction]: ...
+
+        def _check_open(self) -> None: ...
 
     def search(
         self,
@@ -140,13 +145,51 @@ class SearchPlanner:
         ef = self.config.hnsw.ef if ef is None else check_int(ef, "ef", 1, MAX_EF)
         score_threshold = check_score_threshold(score_threshold)
         cond = compile_filter(filter)
+        if cond is None:
+            ef = max(ef, k)
+            with self._rw.read():
+                if self._index.ef == ef:
+                    return self._search_all(queries, k, score_threshold, with_payload, with_vector)
+            with self._rw.write():
+                self._index.set_ef(ef)
+                return self._search_all(queries, k, score_threshold, with_payload, with_vector)
         with self._reading() as txn:
-            if cond is None:
-                with self._searching(max(ef, k)):
-                    hits = self._unfiltered_search(queries, min(k, len(self._live)))
-            else:
-                hits = self._filtered_search(txn, queries, k, max(ef, k), filter, cond)
-            return self._resolve(txn, hits, cond, score_threshold, with_payload, with_vector, k)
+            hits = self._filtered_search(txn, queries, k, max(ef, k), filter, cond)
+            with self._rw.read():
+                return self._resolve(txn, hits, cond, score_threshold, with_payload, with_vector, k)
+
+    def _search_all(
+        self, queries: np.ndarray, k: int, score_threshold: float | None, with_payload: bool, with_vector: bool
+    ) -> list[list[ScoredPoint]]:
+        """An unfiltered search (hold the index lock: it also keeps the env open, as close and restore take it whole).
+
+        A large batch runs in chunks: the graph search of the next chunk (hnswlib threads, without
+        the GIL) overlaps the resolution of this one (Python).
+        """
+        self._check_open()
+        graph_k = min(k, len(self._live))
+        with self._env.begin(db=self._db["payloads"]) as txn:
+            if len(queries) < 2 * PIPELINE_CHUNK:
+                rows = self._unfiltered_rows(queries, graph_k)
+                return self._resolve(txn, rows, None, score_threshold, with_payload, with_vector, k)
+            out: list[list[ScoredPoint]] = []
+            with ThreadPoolExecutor(1, thread_name_prefix="vectron-search") as pool:
+                starts = range(0, len(queries), PIPELINE_CHUNK)
+                pending = pool.submit(self._unfiltered_rows, queries[:PIPELINE_CHUNK], graph_k)
+                for start in starts:
+                    rows = pending.result()
+                    following = queries[start + PIPELINE_CHUNK : start + 2 * PIPELINE_CHUNK]
+                    if len(following):
+                        pending = pool.submit(self._unfiltered_rows, following, graph_k)
+                    out.extend(self._resolve(txn, rows, None, score_threshold, with_payload, with_vector, k))
+            return out
+
+    def _unfiltered_rows(self, queries: np.ndarray, k: int) -> Rows:
+        """The graph search (hold the index); exact scoring of every point when hnswlib cannot return ``k``."""
+        try:
+            return self._graph_search(queries, k, None)
+        except RuntimeError:  # hnswlib found fewer than k ("Cannot return the results in a contiguous 2D array")
+            return exact_scores(self._index, self.config.distance, queries, sorted(self._live), k)
 
     @contextlib.contextmanager
     def _searching(self, ef: int) -> Iterator[None]:
@@ -158,13 +201,6 @@ class SearchPlanner:
         with self._rw.write():
             self._index.set_ef(ef)
             yield
-
-    def _unfiltered_search(self, queries: np.ndarray, k: int) -> Rows:
-        """The graph search (hold the index); exact scoring of every point when hnswlib cannot return ``k``."""
-        try:
-            return self._graph_search(queries, k, None)
-        except RuntimeError:  # hnswlib found fewer than k ("Cannot return the results in a contiguous 2D array")
-            return exact_scores(self._index, self.config.distance, queries, sorted(self._live), k)
 
     def _graph_search(self, queries: np.ndarray, k: int, allowed: Any) -> Rows:
         if k <= 0:
@@ -246,37 +282,77 @@ class SearchPlanner:
         with_vector: bool,
         k: int,
     ) -> list[list[ScoredPoint]]:
-        """Turn rows of (label, score) into hits; drop labels deleted meanwhile, enforce filter and threshold.
+        """Turn rows of (label, score) into hits, best first; enforce filter, threshold and ``k``.
 
-        Each label is read (one ``getmulti`` per sub-db) and decoded once for the whole batch.
+        Hold the shared index lock (point ids come from memory); ``txn``'s default database is
+        ``payloads``. A label whose payload ``txn`` no longer holds was deleted by a batch
+        committed but not yet published: dropped. Each payload is read and decoded once per batch.
         """
-        if score_threshold is not None:
-            higher_is_better = self.config.distance != "euclid"
-            rows = [
-                [(label, score) for label, score in row if (score >= score_threshold if higher_is_better else score <= score_threshold)]
-                for row in rows
-            ]
-        labels = sorted({label for row in rows for label, _ in row})
-        keys = [encode_label(label) for label in labels]
-        label_of = dict(zip(keys, labels))
-
-        def read(db: str) -> list[tuple[bytes, bytes]]:
-            return txn.cursor(db=self._db[db]).getmulti(keys)  # type: ignore[no-any-return]
-
-        ids = {label_of[key]: decode_id(value) for key, value in read("labels")}
-        payloads = {label_of[key]: load_payload(value) for key, value in read("payloads")} if with_payload or cond else {}
-        vectors = {label_of[key]: value for key, value in read("vectors")} if with_vector else {}
+        if cond is None and score_threshold is None and not with_vector:
+            return self._resolve_plain(txn, rows, with_payload)
+        ids = self._ids
+        get = txn.get
+        vectors_db = self._db["vectors"]
+        need_payload = with_payload or cond is not None
+        higher_is_better = self.config.distance != "euclid"
+        decoded: dict[int, dict[str, Any]] = {}
         out = []
         for row in rows:
             hits = []
             for label, score in row:
-                pid = ids.get(label)
-                if pid is None or (cond is not None and not cond.matches(pid, payloads[label])):
+                if score_threshold is not None and (score < score_threshold if higher_is_better else score > score_threshold):
                     continue
-                vector = np.frombuffer(vectors[label], np.float32) if with_vector else None
-                hits.append(ScoredPoint(pid, score, payloads[label] if with_payload else None, vector))
+                pid = ids[label] if label < len(ids) else None
+                if pid is None:
+                    continue
+                payload = None
+                if need_payload:
+                    payload = decoded.get(label)
+                    if payload is None:
+                        data = get(encode_label(label))
+                        if data is None:
+                            continue
+                        payload = decoded[label] = load_payload(data)
+                    if cond is not None and not cond.matches(pid, payload):
+                        continue
+                vector = None
+                if with_vector:
+                    data = get(encode_label(label), db=vectors_db)
+                    if data is None:
+                        continue
+                    vector = np.frombuffer(data, np.float32)
+                hits.append(ScoredPoint(pid, score, payload if with_payload else None, vector))
                 if len(hits) == k:
                     break
+            out.append(hits)
+        return out
+
+
+    def _resolve_plain(self, txn: lmdb.Transaction, rows: Rows, with_payload: bool) -> list[list[ScoredPoint]]:
+        """``_resolve`` without filter, threshold or vectors: the hot path of a plain search, kept tight.
+
+        Rows hold at most ``k`` labels each (the graph search and exact scoring cut them), all
+        below ``len(self._ids)`` (a label enters the index and ``_ids`` in the same publish).
+        """
+        ids = self._ids
+        if not with_payload:
+            return [[ScoredPoint(ids[label], score) for label, score in row if ids[label] is not None] for row in rows]
+        get, pack = txn.get, U64.pack
+        decoded: dict[int, dict[str, Any]] = {}
+        out = []
+        for row in rows:
+            hits = []
+            for label, score in row:
+                pid = ids[label]
+                if pid is None:
+                    continue
+                payload = decoded.get(label)
+                if payload is None:
+                    data = get(pack(label))
+                    if data is None:  # deleted by a batch committed but not yet published
+                        continue
+                    payload = decoded[label] = load_payload(data)
+                hits.append(ScoredPoint(pid, score, payload))
             out.append(hits)
         return out
 

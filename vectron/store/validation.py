@@ -77,10 +77,11 @@ def check_vectors(vectors: Any, dimension: int, distance: str, field_name: str) 
     if arr.ndim != 2 or arr.shape[1] != dimension:
         shape = "x".join(map(str, arr.shape)) or "scalar"
         raise DimensionMismatch(f"expected vectors of dimension {dimension}, got an array of shape {shape}", field=field_name)
-    if len(arr) == 1:  # one query: a dot product in float64 is finite exactly when every component is
-        if not math.isfinite(float(np.dot(arr[0], arr[0].astype(np.float64)))):
+    if len(arr) == 1:  # one query: its squared norm is finite when every component is (else check exactly)
+        squared = np.dot(arr[0], arr[0])
+        if not math.isfinite(squared) and not np.isfinite(arr).all():
             raise InvalidArgument("vector 0 has NaN or infinite components", field=field_name)
-        zero = distance == "cosine" and not np.dot(arr[0], arr[0])
+        zero = distance == "cosine" and not squared
     else:
         if not np.isfinite(arr).all():
             bad = int(np.argwhere(~np.isfinite(arr))[0][0])
