@@ -155,8 +155,10 @@ class SearchPlanner:
                 return self._search_all(queries, k, score_threshold, with_payload, with_vector)
         with self._reading() as txn:
             hits = self._filtered_search(txn, queries, k, max(ef, k), filter, cond)
-            with self._rw.read():
-                return self._resolve(txn, hits, cond, score_threshold, with_payload, with_vector, k)
+            # resolved against a transaction begun under the index lock: it is the published state or one
+            # batch newer, so a label's payload belongs to the point the in-memory ids name (or is gone)
+            with self._rw.read(), self._env.begin(db=self._db["payloads"]) as current:
+                return self._resolve(current, hits, cond, score_threshold, with_payload, with_vector, k)
 
     def _search_all(
         self, queries: np.ndarray, k: int, score_threshold: float | None, with_payload: bool, with_vector: bool
