@@ -56,6 +56,7 @@ from pysyncobj.version import VERSION as PYSYNCOBJ_VERSION
 from vectron.errors import Indeterminate, InvalidArgument, NotLeader, StorageError, Unavailable
 from vectron.raft.fsm import Entry, StateMachine
 from vectron.raft.journal import DurableJournal
+from vectron.raft.membership import MembershipNode, change_membership, members_from_log
 from vectron.raft.memory import CONSISTENCY_LEVELS
 from vectron.raft.snapshot_file import open_image, verify_snapshot, write_snapshot
 from vectron.v1 import raft_pb2
@@ -233,6 +234,7 @@ class _SnapshotSerializer(Serializer):  # type: ignore[misc]
     def serialize(self, data: Any, id: Any) -> None:  # noqa: A002 (pysyncobj's name)
         if self._Serializer__pid != 0:
             return
+        data = (*data[:3], self._group._node._rsm_members_at(data[1][1]))  # the members at the snapshot's index
         writer = self._group.fsm.begin_snapshot()
         if writer is None:
             super().serialize(data, id)  # synchronous, through RaftGroup._serialize
@@ -281,7 +283,7 @@ class _SnapshotSerializer(Serializer):  # type: ignore[misc]
             self._thread.join()
 
 
-class _Node(SyncObj):  # type: ignore[misc]
+class _Node(MembershipNode):
     """The pysyncobj object: one replicated method that hands entries to the group,
     plus what pysyncobj 0.3.17 lacks for elections (its private state, version pinned):
 
@@ -539,14 +541,16 @@ class RaftGroup(Generic[S]):
             useFork=False,
             maxBindRetries=config.max_bind_retries,
             bindRetryTime=config.bind_retry_time,
-            dynamicMembershipChange=False,
+            dynamicMembershipChange=True,  # see membership.py
         )
-        others = [p for p in config.peers if p != config.self_address]
+        members = members_from_log(config.self_address, config.peers, journal)  # the journal's changes win
+        others = sorted(members - {config.self_address})
         try:
             self._node = _Node(self, config.self_address, others, conf)
         except Exception as exc:
             journal._destroy()
             raise Unavailable(f"raft node {config.self_address} could not start: {exc}") from exc
+        self._node._rsm_self_member = config.self_address in members
         self._node._rsm_install_journal(journal)
         self._journal = journal
         self._serializer = _SnapshotSerializer(self, self._snapshot_path, conf.logCompactionBatchSize)
@@ -677,6 +681,20 @@ class RaftGroup(Generic[S]):
             if outstanding == 0:
                 return failed
 
+    # -- membership (see membership.py) ------------------------------------------------
+    def add_member(self, address: str, timeout: float = 10.0) -> None:
+        """Add ``address`` to the group through the log (one change at a time);
+        start its node, with :meth:`members` as peers, right after."""
+        change_membership(self, "add", address, timeout)
+
+    def remove_member(self, address: str, timeout: float = 10.0) -> None:
+        """Remove ``address`` from the group through the log (one change at a time)."""
+        change_membership(self, "rem", address, timeout)
+
+    def members(self) -> list[str]:
+        """The members in force on this node (the latest change in its log, committed or not)."""
+        return self._node._rsm_members()
+
     # -- reads ----------------------------------------------------------------------
     def barrier(self, timeout: float = 5.0) -> int:
         """Wait until a no-op appended after this call is committed and applied
@@ -755,6 +773,7 @@ class RaftGroup(Generic[S]):
             "applied_index": node.raftLastApplied,
             "fsm_applied_index": self.fsm.applied_index(),
             "log_size": node._getRaftLogSize(),
+            "members": node._rsm_members(),
             "ready": self.is_ready(),
             "fatal": self._fatal,
             "journal_syncs": self._journal.syncs,
