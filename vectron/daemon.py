@@ -126,6 +126,9 @@ def _load_config(ctx: click.Context, param: click.Parameter, value: str | None) 
 @click.option("--raft-compaction-entries", type=click.IntRange(1), default=None,
               help="every Raft group (auth, placement, each shard replica): take a snapshot and compact the log "
                    "once it holds more than this many entries (default: 5000; small values force snapshot installs)")
+@click.option("--dead-worker-timeout", type=click.FloatRange(0.5), default=300.0, show_default=True,
+              help="placement: declare a worker dead after this many seconds without a heartbeat and "
+                   "re-create its shard replicas on other workers")
 @click.option("--log-level", default="INFO", show_default=True,
               type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False))
 def main(
@@ -158,6 +161,7 @@ def main(
     default_shards: int,
     default_replication_factor: int,
     raft_compaction_entries: int | None,
+    dead_worker_timeout: float,
     log_level: str,
 ) -> None:
     """Run a Vectron node."""
@@ -180,7 +184,7 @@ def main(
             auth_nodes=parse_list(auth_nodes), placement_nodes=parse_list(placement_addrs),
             jwt_secret_file=jwt_secret_file, cluster_password=cluster_password, bcrypt_rounds=bcrypt_rounds,
             session_ttl=session_ttl, default_shards=default_shards, default_replication_factor=default_replication_factor,
-            raft_compaction_entries=raft_compaction_entries,
+            raft_compaction_entries=raft_compaction_entries, dead_worker_timeout=dead_worker_timeout,
         ))
         return
     (only_role,) = roles
@@ -189,7 +193,7 @@ def main(
 
     raft_opts = raft_options(raft_compaction_entries)
     if only_role == "placement":
-        _wait_for_signal(_start_placement(data_dir, raft_addr, peer_list, grpc_listen, cluster_password, raft_opts))
+        _wait_for_signal(_start_placement(data_dir, raft_addr, peer_list, grpc_listen, cluster_password, raft_opts, dead_worker_timeout))
         return
     if only_role == "worker":
         _wait_for_signal(
@@ -296,15 +300,17 @@ def _wait_for_signal(node: object) -> None:
 
 def _start_placement(
     data_dir: str, raft_addr: str, peers: list[str], grpc_listen: str, cluster_password: str | None,
-    raft_opts: dict[str, Any] | None = None,
+    raft_opts: dict[str, Any] | None = None, dead_worker_timeout: float = 300.0,
 ) -> object:
     from vectron.services.placement.node import serve_placement
+    from vectron.services.placement.service import PlacementConfig
 
     if not cluster_password:
         raise click.UsageError(f"the placement group needs a cluster password: set {CLUSTER_PASSWORD_ENV}")
     node = serve_placement(
         data_dir=os.path.join(data_dir, "placement"), raft_address=raft_addr, peers=peers,
         grpc_listen=grpc_listen, cluster_password=cluster_password, raft_options=raft_opts,
+        config=PlacementConfig(dead_worker_timeout=dead_worker_timeout),
     )
     log.info("placement node %s serving gRPC on %s (peers: %s)", raft_addr, node.grpc_address, ", ".join(peers) or "none")
     return node

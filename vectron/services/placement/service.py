@@ -59,6 +59,12 @@ class PlacementConfig:
     write_timeout: float = 10.0
     read_timeout: float = 5.0
     read_consistency: str = "linearizable"
+    #: the placement leader declares a worker dead after this long without a heartbeat (seconds)
+    dead_worker_timeout: float = 300.0
+    #: re-replication: at most this many new replicas not yet reporting at once
+    max_moves_in_flight: int = 2
+    #: how often the placement leader looks for dead workers and replicas to move (seconds)
+    heal_interval: float = 1.0
 
 
 @dataclass
@@ -87,6 +93,18 @@ class Liveness:
         with self._lock:
             beat = self._beats.get(worker_id)
         return beat is not None and self._clock() - beat.at < self.timeout
+
+    def seen_at(self, worker_id: str) -> float | None:
+        """When (this node's monotonic clock) the worker was last heard from, or None."""
+        with self._lock:
+            beat = self._beats.get(worker_id)
+        return None if beat is None else beat.at
+
+    def reports(self, worker_id: str, collection_id: str, shard_id: int) -> placement_pb2.ShardStats | None:
+        """The worker's last stats of that shard (None if it did not report it)."""
+        with self._lock:
+            beat = self._beats.get(worker_id)
+            return None if beat is None else beat.shards.get((collection_id, shard_id))
 
     def last_heartbeat_ms(self, worker_id: str) -> int:
         with self._lock:

@@ -59,15 +59,19 @@ class PlacementAgent:
         self.placement_version = self._load_version()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._members_thread: threading.Thread | None = None
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._run, name="placement-agent", daemon=True)
         self._thread.start()
+        self._members_thread = threading.Thread(target=self._converge, name="shard-members", daemon=True)
+        self._members_thread.start()
 
     def stop(self) -> None:
         self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=10)
+        for thread in (self._thread, self._members_thread):
+            if thread is not None:
+                thread.join(timeout=10)
         self._pool.shutdown(wait=False, cancel_futures=True)
         for channel in self._channels.values():
             channel.close()
@@ -107,6 +111,14 @@ class PlacementAgent:
         if opened or dropped:
             log.info("placement v%d: opened %s, dropped %s", best.placement_version, opened, dropped)
         return True
+
+    def _converge(self) -> None:
+        """Membership changes run on their own thread: a slow one must not delay heartbeats."""
+        while not self._stop.wait(self.interval):
+            try:
+                self.host.converge_members(timeout=max(self.interval * 5, 2.0))
+            except Exception:  # noqa: BLE001 - the loop must survive anything
+                log.exception("membership round failed")
 
     def _load_version(self) -> int:
         if self._state_file is None:

@@ -11,7 +11,12 @@ the ``group_factory`` given to :class:`ReplicaHost` (a real ``RaftGroup`` in
 the daemon, ``InMemoryGroup`` in unit tests). At start a worker reopens every
 replica found on disk, so its groups recover before the placement driver is
 even reachable; :meth:`ReplicaHost.reconcile` then opens what the placement
-driver assigned and closes and deletes what it no longer assigns.
+driver assigned, closes and deletes what it no longer assigns (a worker back
+from the dead drops the replicas moved away meanwhile), and takes in the new
+member lists of the replicas it keeps. :meth:`ReplicaHost.converge_members`
+makes each group this worker leads match its assignment through Raft
+membership changes, one at a time, removing members before adding any (a
+group never waits for a vote of a dead member it is about to lose).
 """
 
 from __future__ import annotations
@@ -174,6 +179,44 @@ class ReplicaHost:
             shutil.rmtree(trash, ignore_errors=True)
         log.info("dropped shard %s/%d", collection_id, shard_id)
 
+    def update(self, assignment: placement_pb2.ReplicaAssignment) -> None:
+        """Take in a new member list of a hosted replica (after a move)."""
+        key = (assignment.collection.collection_id, assignment.shard_id)
+        with self._lock:
+            replica = self._replicas.get(key)
+            if replica is None or replica.assignment == assignment:
+                return
+            _write_atomic(replica.folder / MANIFEST, assignment.SerializeToString())
+            replica.assignment = assignment
+            replica.__post_init__()
+        log.info("shard %s/%d members now %s", key[0], key[1], ", ".join(r.raft_address for r in assignment.replicas))
+
+    def converge_members(self, timeout: float = 5.0) -> list[str]:
+        """On every group this worker leads, make one membership change towards
+        its assignment (removals first). Returns what was changed."""
+        done = []
+        for replica in self.replicas():
+            group = replica.group
+            if not group.is_leader():
+                continue
+            wanted = {r.raft_address for r in replica.assignment.replicas}
+            current = set(group.members())
+            try:
+                for address in sorted(current - wanted):
+                    group.remove_member(address, timeout=timeout)
+                    done.append(f"{replica.key[0]}/{replica.key[1]} -{address}")
+                    break
+                else:
+                    for address in sorted(wanted - current):
+                        group.add_member(address, timeout=timeout)
+                        done.append(f"{replica.key[0]}/{replica.key[1]} +{address}")
+                        break
+            except Exception as exc:  # noqa: BLE001 - retried next round (a leader change, a slow commit)
+                log.warning("membership change of shard %s/%d failed: %s", *replica.key, exc)
+        if done:
+            log.info("membership changes: %s", ", ".join(done))
+        return done
+
     def reconcile(self, assignments: Sequence[placement_pb2.ReplicaAssignment]) -> tuple[list[tuple[str, int]], list[tuple[str, int]]]:
         """Open the assigned replicas not open yet; drop the open ones no longer assigned.
         Returns (opened keys, dropped keys)."""
@@ -184,6 +227,8 @@ class ReplicaHost:
         for key in sorted(have - set(wanted)):
             self.drop(*key)
             dropped.append(key)
+        for key in sorted(set(wanted) & have):
+            self.update(wanted[key])
         for key in sorted(set(wanted) - have):
             try:
                 self.open(wanted[key])
