@@ -116,6 +116,22 @@ def test_with_no_spare_worker_the_shard_runs_degraded(make) -> None:  # type: ig
     assert c.healer.degraded() == []
 
 
+@pytest.mark.parametrize("replication, dead", [(1, 1), (3, 2), (2, 1)], ids=["rf1", "rf3-two-dead", "rf2"])
+def test_a_shard_without_a_healthy_majority_is_not_moved(make, replication: int, dead: int) -> None:  # type: ignore[no-untyped-def]
+    """Only the dead workers may hold its data (and the group could not commit a change):
+    moving the replicas away would make those workers delete it when they come back."""
+    c = make(replication + 2)
+    c.beat()
+    c.service.create_collection("alice", "docs", 4, shard_count=1, replication_factor=replication)
+    c.beat()
+    (holders,) = c.holders()
+    for victim in holders[:dead]:
+        c.alive.discard(victim)
+    assert c.pass_time(DEAD_AFTER + 10) == []
+    assert c.holders() == [holders]
+    assert c.healer.degraded() == [(c.service.get_collection("alice", "docs").collection_id, 0)]
+
+
 def test_moves_are_rate_limited_to_the_replicas_in_flight(make) -> None:  # type: ignore[no-untyped-def]
     c = make(4, in_flight=1)
     c.beat()

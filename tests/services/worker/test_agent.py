@@ -114,3 +114,56 @@ def test_the_newest_placement_version_survives_a_restart(tmp_path: pathlib.Path,
     finally:
         again.stop()
         host.close()
+
+
+def test_a_worker_back_from_the_dead_drops_its_moved_replicas_and_their_files(tmp_path: pathlib.Path) -> None:
+    from vectron.services.placement import Liveness
+    from vectron.services.placement.healer import Healer
+
+    from ..placement.conftest import FakeClock
+
+    clock = FakeClock()
+    fsm = PlacementStateMachine(tmp_path / "pd", sync=False, map_size=1 << 24)
+    group = InMemoryGroup(fsm)
+    service = PlacementService(group, PlacementConfig(write_timeout=2.0, dead_worker_timeout=3.0),
+                               liveness=Liveness(2.0, clock=clock, wall=clock))
+    healer = Healer(service, lambda: True, clock=clock)
+    server = start_grpc_server(
+        "127.0.0.1:0", lambda s: placement_pb2_grpc.add_PlacementServiceServicer_to_server(PlacementServicer(service), s), [SERVICE_NAME]
+    )
+    agents = [make_agent(tmp_path, n, f"127.0.0.1:{server.port}") for n in range(4)]
+    try:
+        for agent, _ in agents:
+            agent.run_once()
+        table = service.create_collection("alice", "docs", 4, shard_count=1, replication_factor=3)
+        cid = table.collection.collection_id
+        for agent, _ in agents:
+            agent.run_once()
+        for agent, _ in agents:
+            agent.run_once()  # the stats of the opened replicas reach the placement driver
+        holders = [n for n, (_, host) in enumerate(agents) if host.replicas()]
+        spare = next(n for n in range(4) if n not in holders)
+        agent_dead, host_dead = agents[holders[0]]
+        folder = host_dead.folder_of(cid, 0)
+        assert folder.exists()
+        others = [agents[n][0] for n in range(4) if n != holders[0]]
+        healer.run_once()
+        for _ in range(5):  # one holder goes silent; the others keep beating
+            clock.advance(1.0)
+            for agent in others:
+                agent.run_once()
+            healer.run_once()
+        assert [w.worker_id for w in service.list_workers() if w.dead] == [f"w{holders[0]}"]
+        agents[spare][0].run_once()
+        assert [r.key for r in agents[spare][1].replicas()] == [(cid, 0)]  # re-created on the spare worker
+        # the dead worker comes back: declared alive again, it drops the moved replica and its files
+        assert agent_dead.run_once()
+        healer.run_once()
+        assert not any(w.dead for w in service.list_workers())
+        assert host_dead.replicas() == [] and not folder.exists()
+    finally:
+        for agent, host in agents:
+            agent.stop()
+            host.close()
+        server.stop(grace=None)
+        group.stop()

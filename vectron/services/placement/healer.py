@@ -9,10 +9,15 @@ Every ``heal_interval`` seconds, on the node that leads the placement group:
    heard from again is declared alive again (its stale replicas were moved
    away: the worker drops them and deletes their files on its next heartbeat,
    see ``worker/replicas.py``);
-2. each replica on a dead worker moves (``MoveReplicaCmd``) to a live worker that
-   does not hold that shard, least loaded first (ties by worker id). With no
-   such worker the shard stays degraded (:meth:`Healer.degraded`) and is tried
-   again next round;
+2. a replica on a dead worker moves (``MoveReplicaCmd``) to a live worker that
+   does not hold that shard, least loaded first (ties by worker id), one move
+   per shard at a time, and only while the shard's healthy replicas (on workers
+   not dead, reporting the shard with a known leader) are a majority of it:
+   the group can then commit the membership change and feed the new replica.
+   Otherwise (no spare worker, RF 1, or a lost majority: only the dead worker
+   may still hold the data, and moving its replica away would make it delete
+   that data when it comes back) the shard stays degraded
+   (:meth:`Healer.degraded`) and is looked at again next round;
 3. moves are rate-limited: at most ``max_moves_in_flight`` new replicas may be
    joining at once (assigned, but not yet reporting the shard with a known
    leader in their heartbeats).
@@ -89,22 +94,21 @@ class Healer:
         for record in sorted(records, key=lambda r: r.collection.collection_id):
             cid = record.collection.collection_id
             for shard in record.shards:
+                lost = [r.worker_id for r in shard.replicas if r.worker_id in dead]
+                if not lost:
+                    continue
                 holders = {r.worker_id for r in shard.replicas}
-                for replica in shard.replicas:
-                    if replica.worker_id not in dead:
-                        continue
-                    target = self._target(live, holders, load)
-                    if target is None:
-                        degraded.append((cid, shard.shard_id))
-                        break
-                    if budget <= 0:
-                        break
-                    move = Move(cid, shard.shard_id, replica.worker_id, target)
-                    if self._propose_move(move):
-                        moves.append(move)
-                        holders.add(target)
-                        load[target] = load.get(target, 0) + 1
-                        budget -= 1
+                target = self._target(live, holders, load)
+                if target is None or 2 * self._healthy(cid, shard, dead) <= len(shard.replicas):
+                    degraded.append((cid, shard.shard_id))
+                    continue
+                if budget <= 0:
+                    continue
+                move = Move(cid, shard.shard_id, lost[0], target)
+                if self._propose_move(move):
+                    moves.append(move)
+                    load[target] = load.get(target, 0) + 1
+                    budget -= 1
         self._degraded = degraded
         return moves
 
@@ -128,6 +132,15 @@ class Healer:
             if worker.dead or (silent_for > timeout and self._set_dead(worker.worker_id, True)):
                 dead.add(worker.worker_id)
         return dead
+
+    def _healthy(self, collection_id: str, shard: placement_pb2.ShardInfo, dead: set[str]) -> int:
+        """Replicas of the shard on workers not dead that report it with a known leader."""
+        liveness = self.service.liveness
+        return sum(
+            1 for r in shard.replicas
+            if r.worker_id not in dead and (stats := liveness.reports(r.worker_id, collection_id, shard.shard_id)) is not None
+            and stats.leader_raft_address
+        )
 
     def _in_flight(self, records: list[placement_pb2.CollectionRecord], dead: set[str]) -> int:
         """Replicas on live workers that do not report their shard with a known leader yet."""
