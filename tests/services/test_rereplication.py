@@ -1,19 +1,22 @@
-"""Automatic re-replication with real processes: a 4-node `vectron cluster up` (every role on
-each node), collections of 4 shards x 3 replicas, a 3 s --dead-worker-timeout; one node is
-killed (kill -9) and its data folder wiped while a client writes."""
+"""Automatic re-replication with real processes (`vectron cluster up`: every role on each
+node) and a 3 s --dead-worker-timeout: on 4 nodes, one is killed (kill -9) and its data
+folder wiped while a client writes; on 3 nodes (no spare), the shards run degraded."""
 
 from __future__ import annotations
 
 import json
 import os
-import re
 import pathlib
+import re
 import shutil
 import signal
 import threading
 import time
 
+from click.testing import CliRunner
+
 import vectron
+from vectron.cli import main
 from vectron.client import Point
 from vectron.cluster import cluster_down, cluster_up
 
@@ -99,5 +102,31 @@ def test_a_lost_node_is_re_replicated_with_nothing_lost(tmp_path: pathlib.Path) 
             assert time.monotonic() < deadline, f"replicas did not converge: {rows}"
             time.sleep(1)
         assert sum(r[0]["point_count"] for r in rows.values()) == client.count("docs")
+    finally:
+        cluster_down(d)
+
+
+def test_with_no_spare_node_the_shards_run_degraded_and_cluster_status_says_so(tmp_path: pathlib.Path) -> None:
+    d = tmp_path / "cluster"
+    state = cluster_up(d, nodes=3, timeout=240, extra_args=["--bcrypt-rounds", "4", "--dead-worker-timeout", "3"])
+    try:
+        url = f"http://{state['nodes'][0]['rest']}"
+        admin = vectron.Client(url)
+        admin.register("d@example.com", "correct horse battery")
+        admin.login("d@example.com", "correct horse battery")
+        client = vectron.Client(url, api_key=admin.create_key("deg", plan="unlimited").key, retries=8)
+        client.create_collection("docs", 3, shards=2, replication_factor=3)
+        assert "DEGRADED" not in CliRunner().invoke(main, ["cluster", "status", "--data-dir", str(d)]).output
+        os.kill(state["nodes"][2]["pid"], signal.SIGKILL)
+        deadline = time.monotonic() + 120
+        while True:
+            out = CliRunner().invoke(main, ["cluster", "status", "--data-dir", str(d)]).output
+            if "DEGRADED" in out:
+                break
+            assert time.monotonic() < deadline, out
+            time.sleep(1)
+        line = next(x for x in out.splitlines() if x.startswith("DEGRADED"))
+        assert line.count("/") == 2  # both shards
+        assert client.upsert("docs", pts(0, 20)) == 20  # still writable on the two live replicas
     finally:
         cluster_down(d)

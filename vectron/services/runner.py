@@ -174,6 +174,8 @@ class RunningNode:
             except Exception as exc:  # noqa: BLE001 - a stopping group
                 st = {"error": str(exc)}
             groups.append({"group": name, **{k: v for k, v in st.items() if isinstance(v, (str, int, float, bool, type(None)))}})
+            if name == "placement":  # what the re-replication scheduler could not heal (on its leader)
+                groups[-1]["degraded_shards"] = [f"{cid}/{shard}" for cid, shard in part.healer.degraded()]
         worker = self.parts.get("worker")
         if worker is not None:
             for s in worker.service.shard_status():

@@ -69,7 +69,12 @@ class ShardReplica:
     _grpc_by_raft: dict[str, str] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
-        self._grpc_by_raft = {r.raft_address: r.grpc_address for r in self.assignment.replicas}
+        self.reassign(self.assignment)
+
+    def reassign(self, assignment: placement_pb2.ReplicaAssignment) -> None:
+        """Take in a new member list (after a move)."""
+        self.assignment = assignment
+        self._grpc_by_raft = {r.raft_address: r.grpc_address for r in assignment.replicas}
 
     @property
     def key(self) -> tuple[str, int]:
@@ -187,8 +192,7 @@ class ReplicaHost:
             if replica is None or replica.assignment == assignment:
                 return
             _write_atomic(replica.folder / MANIFEST, assignment.SerializeToString())
-            replica.assignment = assignment
-            replica.__post_init__()
+            replica.reassign(assignment)
         log.info("shard %s/%d members now %s", key[0], key[1], ", ".join(r.raft_address for r in assignment.replicas))
 
     def converge_members(self, timeout: float = 5.0) -> list[str]:
