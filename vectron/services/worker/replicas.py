@@ -205,16 +205,14 @@ class ReplicaHost:
                 continue
             wanted = {r.raft_address for r in replica.assignment.replicas}
             current = set(group.members())
+            removals, additions = sorted(current - wanted), sorted(wanted - current)
             try:
-                for address in sorted(current - wanted):
-                    group.remove_member(address, timeout=timeout)
-                    done.append(f"{replica.key[0]}/{replica.key[1]} -{address}")
-                    break
-                else:
-                    for address in sorted(wanted - current):
-                        group.add_member(address, timeout=timeout)
-                        done.append(f"{replica.key[0]}/{replica.key[1]} +{address}")
-                        break
+                if removals:
+                    group.remove_member(removals[0], timeout=timeout)
+                    done.append(f"{replica.key[0]}/{replica.key[1]} -{removals[0]}")
+                elif additions:
+                    group.add_member(additions[0], timeout=timeout)
+                    done.append(f"{replica.key[0]}/{replica.key[1]} +{additions[0]}")
             except Exception as exc:  # noqa: BLE001 - retried next round (a leader change, a slow commit)
                 log.warning("membership change of shard %s/%d failed: %s", *replica.key, exc)
         if done:
