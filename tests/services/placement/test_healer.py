@@ -200,9 +200,34 @@ def test_a_bad_move_is_refused_naming_the_field(make) -> None:  # type: ignore[n
 
     for cmd, field in cases:
         with pytest.raises(VectronError) as info:
-            c.service._propose(placement_pb2.PlacementCommand(move_replica=cmd))
+            c.service.move_replica(cmd.collection_id, cmd.shard_id, cmd.from_worker_id, cmd.to_worker_id)
         assert info.value.field == field
     assert c.holders()[0] == holders  # nothing changed
     with pytest.raises(VectronError) as info:
-        c.service._propose(placement_pb2.PlacementCommand(set_worker_dead=placement_pb2.SetWorkerDeadCmd(worker_id="ghost", dead=True)))
+        c.service.set_worker_dead("ghost", True)
     assert info.value.field == "worker_id"
+
+
+def test_a_new_placement_leader_finishes_from_the_log_and_never_moves_twice(make) -> None:  # type: ignore[no-untyped-def]
+    """Two placement nodes' healers over one placement log: leadership flips after a move."""
+    c = make(5, in_flight=1)
+    c.beat()
+    c.service.create_collection("alice", "docs", 4, shard_count=3, replication_factor=3)
+    c.beat()
+    victim = max(("w0", "w1", "w2", "w3", "w4"), key=lambda w: sum(w in h for h in c.holders()))
+    assert sum(victim in h for h in c.holders()) >= 2
+    c.alive.discard(victim)
+    other = Healer(c.service, lambda: not c.leading, clock=c.clock)
+    moves: list[Move] = []
+    while not moves:  # the first leader declares the death and makes one move (the limit is 1)...
+        moves = c.pass_time(1)
+    c.leading = False  # ...and loses its leadership: the new one finishes from the log
+    later: list[Move] = []
+    for _ in range(int(DEAD_AFTER) + 5):
+        c.clock.advance(1.0)
+        c.beat()
+        later += other.run_once()
+    assert later and all(m.from_worker_id == victim for m in moves + later)
+    everything = moves + later
+    assert len({(m.collection_id, m.shard_id) for m in everything}) == len(everything)  # never twice
+    assert all(victim not in h and len(set(h)) == 3 for h in c.holders())

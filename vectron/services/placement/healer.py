@@ -83,9 +83,7 @@ class Healer:
         if self._leading_since is None:
             self._leading_since = now
         service = self.service
-        workers, records, load = service._read(
-            lambda fsm: fsm.read(lambda s, txn: (s.workers(txn), s.all_collections(txn), s.replica_counts(txn)))
-        )
+        workers, records, load = service.cluster_view()
         dead = self._declare(workers, now)
         live = {w.worker_id: w for w in workers if w.worker_id not in dead and service.liveness.is_live(w.worker_id)}
         budget = service.config.max_moves_in_flight - self._in_flight(records, dead)
@@ -167,9 +165,8 @@ class Healer:
         return min(room, key=lambda w: (load.get(w.worker_id, 0), w.worker_id)).worker_id
 
     def _set_dead(self, worker_id: str, dead: bool) -> bool:
-        cmd = placement_pb2.SetWorkerDeadCmd(worker_id=worker_id, dead=dead)
         try:
-            self.service._propose(placement_pb2.PlacementCommand(set_worker_dead=cmd))
+            self.service.set_worker_dead(worker_id, dead)
         except VectronError as exc:
             log.warning("declaring worker %s %s failed: %s", worker_id, "dead" if dead else "alive", exc)
             return False
@@ -177,12 +174,8 @@ class Healer:
         return True
 
     def _propose_move(self, move: Move) -> bool:
-        cmd = placement_pb2.MoveReplicaCmd(
-            collection_id=move.collection_id, shard_id=move.shard_id,
-            from_worker_id=move.from_worker_id, to_worker_id=move.to_worker_id,
-        )
         try:
-            self.service._propose(placement_pb2.PlacementCommand(move_replica=cmd))
+            self.service.move_replica(move.collection_id, move.shard_id, move.from_worker_id, move.to_worker_id)
         except VectronError as exc:
             log.warning("moving shard %s/%d off %s failed: %s", move.collection_id, move.shard_id, move.from_worker_id, exc)
             return False

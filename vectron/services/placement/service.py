@@ -285,6 +285,23 @@ class PlacementService:
         self.liveness.record(worker_id, shards)
         return reply
 
+    def set_worker_dead(self, worker_id: str, dead: bool) -> placement_pb2.WorkerInfo:
+        """Declare a worker dead (its replicas are to be re-created elsewhere) or alive again."""
+        cmd = placement_pb2.SetWorkerDeadCmd(worker_id=worker_id, dead=dead)
+        return self._propose(placement_pb2.PlacementCommand(set_worker_dead=cmd)).worker
+
+    def move_replica(self, collection_id: str, shard_id: int, from_worker_id: str, to_worker_id: str) -> placement_pb2.RoutingTable:
+        """Replace a shard's replica on one worker by a new one on another (one log entry;
+        the collection's routing epoch moves). The FSM re-checks every condition."""
+        cmd = placement_pb2.MoveReplicaCmd(
+            collection_id=collection_id, shard_id=shard_id, from_worker_id=from_worker_id, to_worker_id=to_worker_id,
+        )
+        return self._propose(placement_pb2.PlacementCommand(move_replica=cmd)).routing
+
+    def cluster_view(self) -> tuple[list[placement_pb2.WorkerInfo], list[placement_pb2.CollectionRecord], dict[str, int]]:
+        """Every worker, every collection record and the replica count per worker (one read)."""
+        return self._read(lambda fsm: fsm.read(lambda s, txn: (s.workers(txn), s.all_collections(txn), s.replica_counts(txn))))
+
     def list_workers(self) -> list[placement_pb2.WorkerInfo]:
         workers = self._read(lambda fsm: fsm.read(lambda s, txn: s.workers(txn)))
         return [self._worker_view(w) for w in workers]
