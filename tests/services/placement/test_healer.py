@@ -208,6 +208,50 @@ def test_a_bad_move_is_refused_naming_the_field(make) -> None:  # type: ignore[n
     assert info.value.field == "worker_id"
 
 
+def test_a_dead_timeout_shorter_than_liveness_does_not_flap(group, clock) -> None:  # type: ignore[no-untyped-def]
+    c = Cluster(group, clock, 4)
+    c.service.config = PlacementConfig(liveness_timeout=5.0, write_timeout=2.0, dead_worker_timeout=1.0)
+    c.beat()
+    c.service.create_collection("alice", "docs", 4, shard_count=1, replication_factor=3)
+    victim = c.holders()[0][0]
+    c.alive.discard(victim)
+    while not c.workers()[victim].dead:
+        c.pass_time(0.25, step=0.25)
+    # declared dead once, never alive again while silent, even while its last heartbeat is
+    # younger than the liveness timeout (each declaration would bump the version)
+    version = c.service.heartbeat("w0" if victim != "w0" else "w1").placement_version
+    c.pass_time(3, step=0.25)
+    assert c.workers()[victim].dead
+    assert c.service.heartbeat("w0" if victim != "w0" else "w1").placement_version == version
+
+
+def test_a_stuck_shard_does_not_hold_back_the_others(make) -> None:  # type: ignore[no-untyped-def]
+    c = make(6, in_flight=1)
+    c.beat()
+    c.service.create_collection("alice", "stuck", 4, shard_count=1, replication_factor=3)
+    (stuck,) = c.holders("stuck")
+    c.service.create_collection("alice", "docs", 4, shard_count=1, replication_factor=3)
+    c.beat()
+    (docs,) = c.holders()
+    assert not set(stuck) & set(docs)  # least loaded first: disjoint
+    stuck_id = c.service.get_collection("alice", "stuck").collection_id
+
+    def beat() -> None:  # the stuck shard's last replica knows no leader (no majority left)
+        for w in sorted(c.alive):
+            reply = c.service.heartbeat(w)
+            c.service.heartbeat(w, [stats(a.collection.collection_id, a.shard_id,
+                                          "" if a.collection.collection_id == stuck_id else "127.0.0.1:1")
+                                    for a in reply.assignments])
+
+    c.beat = beat  # type: ignore[method-assign]
+    # two of the stuck shard's workers die (no majority left), one of the other shard's too
+    for w in [*stuck[:2], docs[0]]:
+        c.alive.discard(w)
+    c.pass_time(DEAD_AFTER + 10)
+    assert docs[0] not in c.holders()[0]  # moved despite the stuck shard
+    assert c.holders("stuck") == [stuck]
+
+
 def test_a_new_placement_leader_finishes_from_the_log_and_never_moves_twice(make) -> None:  # type: ignore[no-untyped-def]
     """Two placement nodes' healers over one placement log: leadership flips after a move."""
     c = make(5, in_flight=1)

@@ -124,7 +124,8 @@ class Healer:
         for worker in workers:
             seen = liveness.seen_at(worker.worker_id)
             silent_for = now - max(seen if seen is not None else self._leading_since, self._leading_since)
-            if worker.dead and liveness.is_live(worker.worker_id):
+            heard_lately = seen is not None and now - seen < min(timeout, liveness.timeout)
+            if worker.dead and heard_lately:
                 if self._set_dead(worker.worker_id, False):
                     continue
             if worker.dead or (silent_for > timeout and self._set_dead(worker.worker_id, True)):
@@ -141,17 +142,16 @@ class Healer:
         )
 
     def _in_flight(self, records: list[placement_pb2.CollectionRecord], dead: set[str]) -> int:
-        """Replicas on live workers that do not report their shard with a known leader yet."""
-        liveness = self.service.liveness
+        """Replicas joining a working shard: on workers not dead, not (yet) reporting the shard
+        with a known leader while the rest of it is a healthy majority. (A shard without a
+        healthy majority is stuck, not in flight: it must not hold back the others.)"""
         count = 0
         for record in records:
+            cid = record.collection.collection_id
             for shard in record.shards:
-                for replica in shard.replicas:
-                    if replica.worker_id in dead:
-                        continue
-                    stats = liveness.reports(replica.worker_id, record.collection.collection_id, shard.shard_id)
-                    if stats is None or not stats.leader_raft_address:
-                        count += 1
+                healthy = self._healthy(cid, shard, dead)
+                if 2 * healthy > len(shard.replicas):
+                    count += sum(1 for r in shard.replicas if r.worker_id not in dead) - healthy
         return count
 
     @staticmethod
