@@ -1,5 +1,5 @@
 """Automatic re-replication with real processes (`vectron cluster up`: every role on each
-node) and a 3 s --dead-worker-timeout: on 4 nodes, one is killed (kill -9) and its data
+node) and a 5 s --dead-worker-timeout: on 4 nodes, one is killed (kill -9) and its data
 folder wiped while a client writes; on 3 nodes (no spare), the shards run degraded."""
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ def shard_rows(d: pathlib.Path, alive: set[str]) -> dict[str, list[dict]]:
 
 def test_a_lost_node_is_re_replicated_with_nothing_lost(tmp_path: pathlib.Path) -> None:
     d = tmp_path / "cluster"
-    state = cluster_up(d, nodes=4, timeout=240, extra_args=["--bcrypt-rounds", "4", "--dead-worker-timeout", "3"])
+    state = cluster_up(d, nodes=4, timeout=240, extra_args=["--bcrypt-rounds", "4", "--dead-worker-timeout", "5"])
     try:
         urls = [f"http://{n['rest']}" for n in state["nodes"]]
         admin = vectron.Client(urls[0])
@@ -108,7 +108,7 @@ def test_a_lost_node_is_re_replicated_with_nothing_lost(tmp_path: pathlib.Path) 
 
 def test_with_no_spare_node_the_shards_run_degraded_and_cluster_status_says_so(tmp_path: pathlib.Path) -> None:
     d = tmp_path / "cluster"
-    state = cluster_up(d, nodes=3, timeout=240, extra_args=["--bcrypt-rounds", "4", "--dead-worker-timeout", "3"])
+    state = cluster_up(d, nodes=3, timeout=240, extra_args=["--bcrypt-rounds", "4", "--dead-worker-timeout", "5"])
     try:
         url = f"http://{state['nodes'][0]['rest']}"
         admin = vectron.Client(url)
