@@ -109,6 +109,7 @@ class ReplicaHost:
         self._durable = durable
         self._map_size = map_size
         self._lock = threading.RLock()
+        self._open_lock = threading.Lock()
         self._replicas: dict[tuple[str, int], ShardReplica] = {}
         self._closed = False
 
@@ -147,10 +148,13 @@ class ReplicaHost:
     def open(self, assignment: placement_pb2.ReplicaAssignment) -> ShardReplica:
         """Open (creating if new) the replica of ``assignment``; idempotent."""
         key = (assignment.collection.collection_id, assignment.shard_id)
-        with self._lock:
-            if self._closed:
-                raise NotFound("the worker is shutting down")
-            existing = self._replicas.get(key)
+        # Opens are serialized by their own lock: ``_lock`` is held only to read or change
+        # the table, so lookups and the heartbeat's stats never wait for an open (seconds).
+        with self._open_lock:
+            with self._lock:
+                if self._closed:
+                    raise NotFound("the worker is shutting down")
+                existing = self._replicas.get(key)
             if existing is not None:
                 return existing
             folder = self.folder_of(*key)
@@ -167,7 +171,13 @@ class ReplicaHost:
                 fsm.close()
                 raise
             replica = ShardReplica(assignment=assignment, folder=folder, fsm=fsm, group=group)
-            self._replicas[key] = replica
+            with self._lock:
+                closed = self._closed
+                if not closed:
+                    self._replicas[key] = replica
+            if closed:
+                _stop(replica)
+                raise NotFound("the worker is shutting down")
         log.info("opened shard %s/%d at %s (peers %s)", key[0], key[1], assignment.raft_address, ", ".join(peers) or "none")
         return replica
 
