@@ -78,13 +78,14 @@ class Healer:
         """One scheduling round; returns the moves proposed."""
         if not self._is_leader():
             self._leading_since = None
+            self._degraded = []  # the leader's scheduler reports them
             return []
         now = self._clock()
         if self._leading_since is None:
             self._leading_since = now
         service = self.service
         workers, records, load = service.cluster_view()
-        dead = self._declare(workers, now)
+        dead = self._declare(workers, now, self._leading_since)
         live = {w.worker_id: w for w in workers if w.worker_id not in dead and service.liveness.is_live(w.worker_id)}
         budget = service.config.max_moves_in_flight - self._in_flight(records, dead)
         moves: list[Move] = []
@@ -111,19 +112,18 @@ class Healer:
         return moves
 
     def degraded(self) -> list[tuple[str, int]]:
-        """(collection id, shard) of the shards with a replica on a dead worker and no spare
-        worker to move it to, as of the last round."""
+        """(collection id, shard) of the shards with a replica on a dead worker that cannot be
+        moved (no spare worker, or no healthy majority left), as of this leader's last round."""
         return list(self._degraded)
 
-    def _declare(self, workers: list[placement_pb2.WorkerInfo], now: float) -> set[str]:
+    def _declare(self, workers: list[placement_pb2.WorkerInfo], now: float, leading_since: float) -> set[str]:
         """Declare silent workers dead and heard-from dead workers alive; returns the dead ids."""
         liveness = self.service.liveness
         timeout = self.service.config.dead_worker_timeout
         dead = set()
-        assert self._leading_since is not None
         for worker in workers:
             seen = liveness.seen_at(worker.worker_id)
-            silent_for = now - max(seen if seen is not None else self._leading_since, self._leading_since)
+            silent_for = now - max(seen if seen is not None else leading_since, leading_since)
             heard_lately = seen is not None and now - seen < min(timeout, liveness.timeout)
             if worker.dead and heard_lately:
                 if self._set_dead(worker.worker_id, False):
