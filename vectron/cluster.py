@@ -255,6 +255,7 @@ def cluster_status(data_dir: pathlib.Path, *, stale_after: float = 5.0) -> list[
             rows.append({
                 "group": g["group"], "node": n["name"], "role": g.get("role", "?"), "leader": g.get("leader"),
                 "term": int(g.get("term") or 0), "applied_index": int(g.get("applied_index") or 0),
+                **({"degraded_shards": g["degraded_shards"]} if g.get("degraded_shards") else {}),
             })
     best: dict[str, int] = {}
     for r in rows:

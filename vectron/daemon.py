@@ -137,6 +137,9 @@ def _load_config(ctx: click.Context, param: click.Parameter, value: str | None) 
 @click.option("--tls-key", type=click.Path(dir_okay=False, exists=True), default=None, help="PEM private key of --tls-cert")
 @click.option("--tls-ca", type=click.Path(dir_okay=False, exists=True), default=None,
               help="PEM CA of the cluster: internal gRPC becomes mutual TLS (peers must show a certificate it signed)")
+@click.option("--dead-worker-timeout", type=click.FloatRange(0.5), default=300.0, show_default=True,
+              help="placement: declare a worker dead after this many seconds without a heartbeat and "
+                   "re-create its shard replicas on other workers")
 @click.option("--log-level", default="INFO", show_default=True,
               type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False))
 def main(
@@ -172,6 +175,7 @@ def main(
     tls_cert: str | None,
     tls_key: str | None,
     tls_ca: str | None,
+    dead_worker_timeout: float,
     log_level: str,
 ) -> None:
     """Run a Vectron node."""
@@ -205,7 +209,7 @@ def main(
             auth_nodes=parse_list(auth_nodes), placement_nodes=parse_list(placement_addrs),
             jwt_secret_file=jwt_secret_file, cluster_password=cluster_password, bcrypt_rounds=bcrypt_rounds,
             session_ttl=session_ttl, default_shards=default_shards, default_replication_factor=default_replication_factor,
-            raft_compaction_entries=raft_compaction_entries,
+            raft_compaction_entries=raft_compaction_entries, dead_worker_timeout=dead_worker_timeout,
         ))
         return
     (only_role,) = roles
@@ -214,7 +218,8 @@ def main(
     raft_opts = raft_options(raft_compaction_entries)
     if only_role == "placement":
         _wait_for_signal(_start_placement(
-            data_dir, placement_raft, list(parse_list(placement_peers)), placement_grpc, cluster_password, node_id, raft_opts
+            data_dir, placement_raft, list(parse_list(placement_peers)), placement_grpc, cluster_password, node_id, raft_opts,
+            dead_worker_timeout,
         ))
         return
     if only_role == "worker":
@@ -343,9 +348,10 @@ def _wait_for_signal(node: object) -> None:
 
 def _start_placement(
     data_dir: str, raft_addr: str, peers: list[str], grpc_listen: str, cluster_password: str | None, node_id: str,
-    raft_opts: dict[str, Any] | None = None,
+    raft_opts: dict[str, Any] | None = None, dead_worker_timeout: float = 300.0,
 ) -> object:
     from vectron.services.placement.node import serve_placement
+    from vectron.services.placement.service import PlacementConfig
 
     if not cluster_password:
         raise click.UsageError(f"the placement group needs a cluster password: set {CLUSTER_PASSWORD_ENV}")
@@ -355,6 +361,7 @@ def _start_placement(
     node = serve_placement(
         data_dir=os.path.join(data_dir, "placement"), raft_address=raft_addr, peers=peers,
         grpc_listen=grpc_listen, cluster_password=cluster_password, raft_options=raft_opts,
+        config=PlacementConfig(dead_worker_timeout=dead_worker_timeout),
     )
     log.info("placement node %s serving gRPC on %s (peers: %s)", raft_addr, node.grpc_address, ", ".join(peers) or "none")
     return node

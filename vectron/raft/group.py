@@ -47,6 +47,7 @@ from vectron.raft.durable_file import OS_FILES, FileLayer, fsync_dir
 from vectron.raft.fsm import Entry, StateMachine
 from vectron.raft.journal import DurableJournal
 from vectron.raft.protocol import Consistency
+from vectron.raft.membership import change_membership, members_from_log
 from vectron.raft.snapshot_file import open_image, verify_snapshot, write_snapshot
 from vectron.v1 import raft_pb2
 
@@ -141,7 +142,8 @@ class RaftGroup(Generic[S]):
             keepalive_period=config.keepalive_period,
             connect_timeout=config.connect_timeout,
         )
-        others = [p for p in config.peers if p != config.self_address]
+        members = members_from_log(config.self_address, config.peers, journal)  # the journal's changes win
+        others = sorted(members - {config.self_address})
         try:
             self._node = compat.Node(config.self_address, others, conf, options)
         except Exception as exc:
@@ -154,7 +156,9 @@ class RaftGroup(Generic[S]):
             self._deserialize,
             fsm.begin_snapshot,
             self._address,
+            lambda index: self._node.members_at(index),
         )
+        self._node.set_self_member(config.self_address in members)
         self._node.install(journal, self._serializer)  # before the first tick
         self._journal = journal
         self._barriers = BarrierBatcher(self._issue_barrier, config.barrier_stale_after)
@@ -294,6 +298,20 @@ class RaftGroup(Generic[S]):
             if outstanding == 0:
                 return failed
 
+    # -- membership (see membership.py) ------------------------------------------------
+    def add_member(self, address: str, timeout: float = 10.0) -> None:
+        """Add ``address`` to the group through the log (one change at a time);
+        start its node, with :meth:`members` as peers, right after."""
+        change_membership(self, "add", address, timeout)
+
+    def remove_member(self, address: str, timeout: float = 10.0) -> None:
+        """Remove ``address`` from the group through the log (one change at a time)."""
+        change_membership(self, "rem", address, timeout)
+
+    def members(self) -> list[str]:
+        """The members in force on this node (the latest change in its log, committed or not)."""
+        return self._node.members()
+
     # -- reads ----------------------------------------------------------------------
     def barrier(self, timeout: float = 5.0) -> int:
         """Wait until a no-op appended after this call is committed and applied
@@ -377,6 +395,7 @@ class RaftGroup(Generic[S]):
             "applied_index": node.raftLastApplied,
             "fsm_applied_index": self.fsm.applied_index(),
             "log_size": node.log_size(),
+            "members": node.members(),
             "ready": self.is_ready(),
             "fatal": self._fatal,
             "journal_syncs": self._journal.syncs,

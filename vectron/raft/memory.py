@@ -87,6 +87,14 @@ class InMemoryGroup(Generic[S]):
     def is_ready(self) -> bool:
         return not self._stopped
 
+    def members(self) -> list[str]:
+        return [self._address]
+
+    def add_member(self, address: str, timeout: float = 10.0) -> None:
+        raise Unavailable("an in-memory group has exactly one member")
+
+    remove_member = add_member
+
     def wait_ready(self, timeout: float = 10.0) -> None:
         if self._stopped:
             raise Unavailable("group is stopped")

@@ -24,7 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from pysyncobj import FAIL_REASON, SERIALIZER_STATE, SyncObj, SyncObjConf, replicated
+from pysyncobj import FAIL_REASON, SERIALIZER_STATE, SyncObjConf, replicated
 from pysyncobj.journal import Journal as JournalBase
 from pysyncobj.monotonic import monotonic as pysyncobj_clock
 from pysyncobj.serializer import Serializer
@@ -34,6 +34,7 @@ from pysyncobj.transport import TCPTransport
 from pysyncobj.version import VERSION as PYSYNCOBJ_VERSION
 
 from vectron.errors import StorageError
+from vectron.raft.membership import MembershipNode
 from vectron.raft.snapshot_writer import BackgroundSnapshot
 
 if TYPE_CHECKING:
@@ -125,7 +126,7 @@ def make_conf(
         useFork=False,
         maxBindRetries=config.max_bind_retries,
         bindRetryTime=config.bind_retry_time,
-        dynamicMembershipChange=False,
+        dynamicMembershipChange=True,  # see membership.py
     )
 
 
@@ -196,14 +197,17 @@ class SnapshotSerializer(Serializer):  # type: ignore[misc]
         deserialize: Callable[[str], Any],
         begin_snapshot: Callable[[], Any],
         owner: str,
+        members_at: Callable[[int], list[str]],
     ) -> None:
         super().__init__(file_name, batch_size, False, serialize, deserialize, None)
         self._begin_snapshot = begin_snapshot
+        self._members_at = members_at  # a snapshot records the members as of its own index
         self.background = BackgroundSnapshot(file_name, owner)
 
     def serialize(self, data: Any, id: Any) -> None:  # noqa: A002 (pysyncobj's name)
         if self._Serializer__pid != 0:
             return
+        data = (*data[:3], self._members_at(data[1][1]))
         writer = self._begin_snapshot()
         if writer is None:
             super().serialize(data, id)  # synchronous, through the group's serialize hook
@@ -260,7 +264,7 @@ class OverlapNotices(logging.Filter):
         return True
 
 
-class Node(SyncObj):  # type: ignore[misc]
+class Node(MembershipNode):
     """The pysyncobj object: one replicated method that hands entries to the group,
     plus what pysyncobj 0.3.17 lacks for elections (its private state, version pinned):
 

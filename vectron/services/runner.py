@@ -69,6 +69,8 @@ class NodeConfig:
     default_replication_factor: int = 1
     #: every Raft group's log compaction threshold (entries); None: RaftConfig's default
     raft_compaction_entries: int | None = None
+    #: the placement leader declares a worker dead after this long without a heartbeat (seconds)
+    dead_worker_timeout: float = 300.0
 
     def raft_options(self) -> dict[str, Any]:
         return raft_options(self.raft_compaction_entries)
@@ -178,6 +180,8 @@ class RunningNode:
             except Exception as exc:  # noqa: BLE001 - a stopping group
                 st = {"error": str(exc)}
             groups.append({"group": name, **{k: v for k, v in st.items() if isinstance(v, (str, int, float, bool, type(None)))}})
+            if name == "placement":  # what the re-replication scheduler could not heal (on its leader)
+                groups[-1]["degraded_shards"] = [f"{cid}/{shard}" for cid, shard in part.healer.degraded()]
         worker = self.parts.get("worker")
         if worker is not None:
             for s in worker.service.shard_status():
@@ -283,11 +287,13 @@ def start_node(config: NodeConfig) -> RunningNode:
             )
         if "placement" in config.roles:
             from vectron.services.placement.node import serve_placement
+            from vectron.services.placement.service import PlacementConfig
 
             node.parts["placement"] = serve_placement(
                 data_dir=os.path.join(d, "placement"), raft_address=config.placement_raft,
                 peers=list(config.placement_peers), grpc_listen=config.placement_grpc,
                 cluster_password=config.cluster_password, raft_options=config.raft_options(),
+                config=PlacementConfig(dead_worker_timeout=config.dead_worker_timeout),
             )
         if "worker" in config.roles:
             from vectron.services.worker.node import serve_worker

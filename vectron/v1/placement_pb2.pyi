@@ -17,7 +17,7 @@ class HnswConfig(_message.Message):
     def __init__(self, m: _Optional[int] = ..., ef_construct: _Optional[int] = ..., ef: _Optional[int] = ...) -> None: ...
 
 class WorkerInfo(_message.Message):
-    __slots__ = ("worker_id", "grpc_address", "raft_host", "raft_port_min", "raft_port_max", "capacity", "live", "last_heartbeat_ms")
+    __slots__ = ("worker_id", "grpc_address", "raft_host", "raft_port_min", "raft_port_max", "capacity", "live", "last_heartbeat_ms", "dead")
     WORKER_ID_FIELD_NUMBER: _ClassVar[int]
     GRPC_ADDRESS_FIELD_NUMBER: _ClassVar[int]
     RAFT_HOST_FIELD_NUMBER: _ClassVar[int]
@@ -26,6 +26,7 @@ class WorkerInfo(_message.Message):
     CAPACITY_FIELD_NUMBER: _ClassVar[int]
     LIVE_FIELD_NUMBER: _ClassVar[int]
     LAST_HEARTBEAT_MS_FIELD_NUMBER: _ClassVar[int]
+    DEAD_FIELD_NUMBER: _ClassVar[int]
     worker_id: str
     grpc_address: str
     raft_host: str
@@ -34,7 +35,8 @@ class WorkerInfo(_message.Message):
     capacity: int
     live: bool
     last_heartbeat_ms: int
-    def __init__(self, worker_id: _Optional[str] = ..., grpc_address: _Optional[str] = ..., raft_host: _Optional[str] = ..., raft_port_min: _Optional[int] = ..., raft_port_max: _Optional[int] = ..., capacity: _Optional[int] = ..., live: _Optional[bool] = ..., last_heartbeat_ms: _Optional[int] = ...) -> None: ...
+    dead: bool
+    def __init__(self, worker_id: _Optional[str] = ..., grpc_address: _Optional[str] = ..., raft_host: _Optional[str] = ..., raft_port_min: _Optional[int] = ..., raft_port_max: _Optional[int] = ..., capacity: _Optional[int] = ..., live: _Optional[bool] = ..., last_heartbeat_ms: _Optional[int] = ..., dead: _Optional[bool] = ...) -> None: ...
 
 class ReplicaInfo(_message.Message):
     __slots__ = ("worker_id", "grpc_address", "raft_address")
@@ -289,15 +291,39 @@ class DropCollectionCmd(_message.Message):
     name: str
     def __init__(self, owner: _Optional[str] = ..., name: _Optional[str] = ...) -> None: ...
 
+class SetWorkerDeadCmd(_message.Message):
+    __slots__ = ("worker_id", "dead")
+    WORKER_ID_FIELD_NUMBER: _ClassVar[int]
+    DEAD_FIELD_NUMBER: _ClassVar[int]
+    worker_id: str
+    dead: bool
+    def __init__(self, worker_id: _Optional[str] = ..., dead: _Optional[bool] = ...) -> None: ...
+
+class MoveReplicaCmd(_message.Message):
+    __slots__ = ("collection_id", "shard_id", "from_worker_id", "to_worker_id")
+    COLLECTION_ID_FIELD_NUMBER: _ClassVar[int]
+    SHARD_ID_FIELD_NUMBER: _ClassVar[int]
+    FROM_WORKER_ID_FIELD_NUMBER: _ClassVar[int]
+    TO_WORKER_ID_FIELD_NUMBER: _ClassVar[int]
+    collection_id: str
+    shard_id: int
+    from_worker_id: str
+    to_worker_id: str
+    def __init__(self, collection_id: _Optional[str] = ..., shard_id: _Optional[int] = ..., from_worker_id: _Optional[str] = ..., to_worker_id: _Optional[str] = ...) -> None: ...
+
 class PlacementCommand(_message.Message):
-    __slots__ = ("register_worker", "create_collection", "drop_collection")
+    __slots__ = ("register_worker", "create_collection", "drop_collection", "set_worker_dead", "move_replica")
     REGISTER_WORKER_FIELD_NUMBER: _ClassVar[int]
     CREATE_COLLECTION_FIELD_NUMBER: _ClassVar[int]
     DROP_COLLECTION_FIELD_NUMBER: _ClassVar[int]
+    SET_WORKER_DEAD_FIELD_NUMBER: _ClassVar[int]
+    MOVE_REPLICA_FIELD_NUMBER: _ClassVar[int]
     register_worker: RegisterWorkerCmd
     create_collection: CreateCollectionCmd
     drop_collection: DropCollectionCmd
-    def __init__(self, register_worker: _Optional[_Union[RegisterWorkerCmd, _Mapping]] = ..., create_collection: _Optional[_Union[CreateCollectionCmd, _Mapping]] = ..., drop_collection: _Optional[_Union[DropCollectionCmd, _Mapping]] = ...) -> None: ...
+    set_worker_dead: SetWorkerDeadCmd
+    move_replica: MoveReplicaCmd
+    def __init__(self, register_worker: _Optional[_Union[RegisterWorkerCmd, _Mapping]] = ..., create_collection: _Optional[_Union[CreateCollectionCmd, _Mapping]] = ..., drop_collection: _Optional[_Union[DropCollectionCmd, _Mapping]] = ..., set_worker_dead: _Optional[_Union[SetWorkerDeadCmd, _Mapping]] = ..., move_replica: _Optional[_Union[MoveReplicaCmd, _Mapping]] = ...) -> None: ...
 
 class PlacementError(_message.Message):
     __slots__ = ("code", "message", "field")

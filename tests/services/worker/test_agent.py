@@ -17,7 +17,7 @@ from vectron.services.worker.replicas import ReplicaHost
 from vectron.services.worker.service import ShardKey, WorkerService
 from vectron.v1 import placement_pb2, placement_pb2_grpc
 
-from .conftest import ids_of_shard, memory_factory
+from .conftest import assignment, ids_of_shard, memory_factory
 
 
 @pytest.fixture
@@ -114,3 +114,105 @@ def test_the_newest_placement_version_survives_a_restart(tmp_path: pathlib.Path,
     finally:
         again.stop()
         host.close()
+
+
+def test_a_worker_back_from_the_dead_drops_its_moved_replicas_and_their_files(tmp_path: pathlib.Path) -> None:
+    from vectron.services.placement import Liveness
+    from vectron.services.placement.healer import Healer
+
+    from ..placement.conftest import FakeClock
+
+    clock = FakeClock()
+    fsm = PlacementStateMachine(tmp_path / "pd", sync=False, map_size=1 << 24)
+    group = InMemoryGroup(fsm)
+    service = PlacementService(group, PlacementConfig(write_timeout=2.0, dead_worker_timeout=3.0),
+                               liveness=Liveness(2.0, clock=clock, wall=clock))
+    healer = Healer(service, lambda: True, clock=clock)
+    server = start_grpc_server(
+        "127.0.0.1:0", lambda s: placement_pb2_grpc.add_PlacementServiceServicer_to_server(PlacementServicer(service), s), [SERVICE_NAME]
+    )
+    agents = [make_agent(tmp_path, n, f"127.0.0.1:{server.port}") for n in range(4)]
+    try:
+        for agent, _ in agents:
+            agent.run_once()
+        table = service.create_collection("alice", "docs", 4, shard_count=1, replication_factor=3)
+        cid = table.collection.collection_id
+        for agent, _ in agents:
+            agent.run_once()
+        for agent, _ in agents:
+            agent.run_once()  # the stats of the opened replicas reach the placement driver
+        holders = [n for n, (_, host) in enumerate(agents) if host.replicas()]
+        spare = next(n for n in range(4) if n not in holders)
+        agent_dead, host_dead = agents[holders[0]]
+        folder = host_dead.folder_of(cid, 0)
+        assert folder.exists()
+        others = [agents[n][0] for n in range(4) if n != holders[0]]
+        healer.run_once()
+        for _ in range(5):  # one holder goes silent; the others keep beating
+            clock.advance(1.0)
+            for agent in others:
+                agent.run_once()
+            healer.run_once()
+        assert [w.worker_id for w in service.list_workers() if w.dead] == [f"w{holders[0]}"]
+        agents[spare][0].run_once()
+        assert [r.key for r in agents[spare][1].replicas()] == [(cid, 0)]  # re-created on the spare worker
+        # the dead worker comes back: declared alive again, it drops the moved replica and its files
+        assert agent_dead.run_once()
+        healer.run_once()
+        assert not any(w.dead for w in service.list_workers())
+        assert host_dead.replicas() == [] and not folder.exists()
+    finally:
+        for agent, host in agents:
+            agent.stop()
+            host.close()
+        server.stop(grace=None)
+        group.stop()
+
+
+def test_the_shard_leader_makes_its_group_match_a_moved_assignment(tmp_path: pathlib.Path) -> None:
+    """Real Raft groups: a replica's worker dies, placement moves it; the shard's leader removes
+    the dead member first, then adds the new one, which catches up."""
+    from vectron.raft import RaftConfig, RaftGroup
+
+    from tests.raft.procs import free_ports, wait_for
+
+    def raft_factory(fsm, address, peers, data_dir):  # type: ignore[no-untyped-def]
+        return RaftGroup(fsm, RaftConfig(self_address=address, peers=[address, *peers], data_dir=str(data_dir),
+                                         password="test-password", durable=False))
+
+    addrs = [f"127.0.0.1:{p}" for p in free_ports(4)]
+
+    def assigned(i: int, members: list[int]) -> placement_pb2.ReplicaAssignment:
+        a = assignment(0, raft=addrs[i])
+        del a.replicas[:]
+        a.replicas.extend(placement_pb2.ReplicaInfo(worker_id=f"w{m}", grpc_address=f"127.0.0.1:{9100 + m}",
+                                                    raft_address=addrs[m]) for m in members)
+        return a
+
+    hosts = [ReplicaHost(tmp_path / f"w{i}", raft_factory, durable=False, map_size=1 << 24) for i in range(4)]
+    try:
+        for i in range(3):
+            hosts[i].open(assigned(i, [0, 1, 2]))
+        groups = [hosts[i].get("c1", 0).group for i in range(3)]
+        for g in groups:
+            g.wait_ready(30)
+        (leader,) = wait_for(lambda: [i for i in range(3) if groups[i].is_leader()], what="a leader")
+        dead = next(i for i in range(3) if i != leader)
+        WorkerService(hosts[leader]).upsert(ShardKey("c1", 0, 7), ids_of_shard(0, 5), [[1.0, 0, 0, 0]] * 5)
+        hosts[dead].close()
+        moved = [0, 1, 2, 3]
+        moved.remove(dead)
+        for i in moved[:2]:
+            hosts[i].reconcile([assigned(i, moved)])  # the survivors take in the new member list
+        assert [r.raft_address for r in hosts[leader].get("c1", 0).assignment.replicas] == [addrs[m] for m in moved]
+        hosts[3].reconcile([assigned(3, moved)])  # the new worker opens its replica
+        changes: list[str] = []
+        wait_for(lambda: changes.extend(h for i in moved[:2] for h in hosts[i].converge_members()) or
+                 groups[leader].members() == sorted(addrs[m] for m in moved), what="the moved membership")
+        assert changes == [f"c1/0 -{addrs[dead]}", f"c1/0 +{addrs[3]}"]  # removal first
+        new = hosts[3].get("c1", 0)
+        wait_for(lambda: new.fsm.point_count() == 5, what="the new replica caught up")
+        assert hosts[leader].converge_members() == []  # converged: nothing more to do
+    finally:
+        for h in hosts:
+            h.close()

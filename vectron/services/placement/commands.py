@@ -123,10 +123,57 @@ def _drop_collection(store: PlacementStorage, txn: lmdb.Transaction, entry: Entr
     return placement_pb2.PlacementResult(ok=True)
 
 
+def _set_worker_dead(store: PlacementStorage, txn: lmdb.Transaction, entry: Entry, cmd: placement_pb2.SetWorkerDeadCmd) -> placement_pb2.PlacementResult:
+    worker = store.worker(txn, cmd.worker_id)
+    if worker is None:
+        return error_result(NotFound(f"worker {cmd.worker_id!r} is not registered", field="worker_id"))
+    if worker.dead != cmd.dead:
+        worker.dead = cmd.dead
+        store.put_worker(txn, worker)
+        store.bump_version(txn)
+    return placement_pb2.PlacementResult(worker=worker)
+
+
+def _move_replica(store: PlacementStorage, txn: lmdb.Transaction, entry: Entry, cmd: placement_pb2.MoveReplicaCmd) -> placement_pb2.PlacementResult:
+    """Replace the shard's replica on ``from_worker_id`` by a new one on ``to_worker_id``."""
+    record = store.collection_by_id(txn, cmd.collection_id)
+    if record is None:
+        return error_result(CollectionNotFound(f"collection {cmd.collection_id!r} not found", field="collection_id"))
+    if cmd.shard_id >= len(record.shards):
+        return error_result(InvalidArgument(f"shard {cmd.shard_id} does not exist", field="shard_id"))
+    shard = record.shards[cmd.shard_id]
+    holders = [r.worker_id for r in shard.replicas]
+    if cmd.from_worker_id not in holders:
+        return error_result(NotFound(f"worker {cmd.from_worker_id!r} holds no replica of that shard", field="from_worker_id"))
+    if cmd.to_worker_id in holders:
+        return error_result(InvalidArgument(f"worker {cmd.to_worker_id!r} already holds that shard", field="to_worker_id"))
+    target = store.worker(txn, cmd.to_worker_id)
+    if target is None or target.dead:
+        return error_result(NotFound(f"worker {cmd.to_worker_id!r} is not a registered live worker", field="to_worker_id"))
+    used = {port for port, _, _ in store.ports_of(txn, target.worker_id)}
+    if target.capacity and len(used) >= target.capacity:
+        return error_result(ResourceExhausted(f"worker {target.worker_id!r} is at its capacity of {target.capacity} replicas"))
+    port = next((p for p in range(target.raft_port_min, target.raft_port_max + 1) if p not in used), None)
+    if port is None:
+        return error_result(ResourceExhausted(f"worker {target.worker_id!r} has no free Raft port left in its range"))
+    replica = next(r for r in shard.replicas if r.worker_id == cmd.from_worker_id)
+    store.delete_port(txn, replica.worker_id, int(replica.raft_address.rpartition(":")[2]))
+    store.put_port(txn, target.worker_id, port, cmd.collection_id, cmd.shard_id)
+    replica.worker_id = target.worker_id
+    replica.raft_address = f"{target.raft_host}:{port}"
+    replica.grpc_address = ""
+    record.collection.epoch = entry.index
+    store.put_collection(txn, record)
+    store.bump_version(txn)
+    return placement_pb2.PlacementResult(routing=placement_pb2.RoutingTable(collection=record.collection, shards=record.shards, epoch=entry.index))
+
+
 _HANDLERS: dict[str, Callable[[PlacementStorage, lmdb.Transaction, Entry, object], placement_pb2.PlacementResult]] = {
     "register_worker": _register_worker,  # type: ignore[dict-item]
     "create_collection": _create_collection,  # type: ignore[dict-item]
     "drop_collection": _drop_collection,  # type: ignore[dict-item]
+    "set_worker_dead": _set_worker_dead,  # type: ignore[dict-item]
+    "move_replica": _move_replica,  # type: ignore[dict-item]
 }
 
 

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from vectron.services.placement.fsm import PlacementStateMachine
+from vectron.services.placement.healer import Healer
 from vectron.services.placement.grpc_server import SERVICE_NAME, PlacementServicer
 from vectron.services.placement.service import PlacementConfig, PlacementService
 from vectron.services.groups import start_service_group
@@ -31,6 +32,7 @@ class PlacementNode:
     service: PlacementService
     grpc: GrpcServer
     watcher: ReadinessWatcher
+    healer: Healer
     _stopped: bool = field(default=False, repr=False)
 
     @property
@@ -41,6 +43,7 @@ class PlacementNode:
         if self._stopped:
             return
         self._stopped = True
+        self.healer.stop()
         self.watcher.stop()
         self.grpc.stop(grace)
         self.group.stop()
@@ -74,4 +77,6 @@ def serve_placement(
         group.stop()
         raise
     watcher = ReadinessWatcher(server, group.is_ready)
-    return PlacementNode(fsm=fsm, group=group, service=service, grpc=server, watcher=watcher)
+    healer = Healer(service, group.is_leader)
+    healer.start()
+    return PlacementNode(fsm=fsm, group=group, service=service, grpc=server, watcher=watcher, healer=healer)

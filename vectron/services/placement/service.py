@@ -52,6 +52,12 @@ class PlacementConfig:
     write_timeout: float = 10.0
     read_timeout: float = 5.0
     read_consistency: str = "linearizable"
+    #: the placement leader declares a worker dead after this long without a heartbeat (seconds)
+    dead_worker_timeout: float = 300.0
+    #: re-replication: at most this many new replicas not yet reporting at once
+    max_moves_in_flight: int = 2
+    #: how often the placement leader looks for dead workers and replicas to move (seconds)
+    heal_interval: float = 1.0
 
 
 @dataclass
@@ -80,6 +86,18 @@ class Liveness:
         with self._lock:
             beat = self._beats.get(worker_id)
         return beat is not None and self._clock() - beat.at < self.timeout
+
+    def seen_at(self, worker_id: str) -> float | None:
+        """When (this node's monotonic clock) the worker was last heard from, or None."""
+        with self._lock:
+            beat = self._beats.get(worker_id)
+        return None if beat is None else beat.at
+
+    def reports(self, worker_id: str, collection_id: str, shard_id: int) -> placement_pb2.ShardStats | None:
+        """The worker's last stats of that shard (None if it did not report it)."""
+        with self._lock:
+            beat = self._beats.get(worker_id)
+            return None if beat is None else beat.shards.get((collection_id, shard_id))
 
     def last_heartbeat_ms(self, worker_id: str) -> int:
         with self._lock:
@@ -269,6 +287,23 @@ class PlacementService:
             raise NotFound(f"worker {worker_id!r} is not registered", field="worker_id")
         self.liveness.record(worker_id, shards)
         return reply
+
+    def set_worker_dead(self, worker_id: str, dead: bool) -> placement_pb2.WorkerInfo:
+        """Declare a worker dead (its replicas are to be re-created elsewhere) or alive again."""
+        cmd = placement_pb2.SetWorkerDeadCmd(worker_id=worker_id, dead=dead)
+        return self._propose(placement_pb2.PlacementCommand(set_worker_dead=cmd)).worker
+
+    def move_replica(self, collection_id: str, shard_id: int, from_worker_id: str, to_worker_id: str) -> placement_pb2.RoutingTable:
+        """Replace a shard's replica on one worker by a new one on another (one log entry;
+        the collection's routing epoch moves). The FSM re-checks every condition."""
+        cmd = placement_pb2.MoveReplicaCmd(
+            collection_id=collection_id, shard_id=shard_id, from_worker_id=from_worker_id, to_worker_id=to_worker_id,
+        )
+        return self._propose(placement_pb2.PlacementCommand(move_replica=cmd)).routing
+
+    def cluster_view(self) -> tuple[list[placement_pb2.WorkerInfo], list[placement_pb2.CollectionRecord], dict[str, int]]:
+        """Every worker, every collection record and the replica count per worker (one read)."""
+        return self._read(lambda fsm: fsm.read(lambda s, txn: (s.workers(txn), s.all_collections(txn), s.replica_counts(txn))))
 
     def list_workers(self) -> list[placement_pb2.WorkerInfo]:
         workers = self._read(lambda fsm: fsm.read(lambda s, txn: s.workers(txn)))

@@ -131,6 +131,9 @@ class PlacementStorage:
             out.append(placement_pb2.CollectionRecord.FromString(value))
         return out
 
+    def all_collections(self, txn: lmdb.Transaction) -> list[placement_pb2.CollectionRecord]:
+        return [placement_pb2.CollectionRecord.FromString(v) for _, v in txn.cursor(db=self._db(COLLECTIONS))]
+
     def replica_counts(self, txn: lmdb.Transaction) -> dict[str, int]:
         """Number of replicas each worker hosts (one walk of ``pd.ports``)."""
         counts: dict[str, int] = {}

@@ -10,6 +10,11 @@ drop a replica). The newest version is kept in ``state_file`` too, so a worker
 restarted while only a lagging placement node answers does not act on older
 placement than it had seen before. A ``NOT_FOUND`` answer (placement does not know this worker)
 makes it register again.
+
+Two threads: one only heartbeats; the other applies the newest answer (opening a
+big replica takes seconds) and makes the groups this worker leads match their
+assignments (``ReplicaHost.converge_members``). A heartbeat never waits for
+either, so a busy worker is never mistaken for a dead one.
 """
 
 from __future__ import annotations
@@ -59,32 +64,68 @@ class PlacementAgent:
         self.placement_version = self._load_version()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._apply_thread: threading.Thread | None = None
+        self._pending: placement_pb2.HeartbeatResponse | None = None  # newest answer not yet applied
+        self._pending_lock = threading.Lock()
+        self._answered = threading.Event()
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._run, name="placement-agent", daemon=True)
         self._thread.start()
+        self._apply_thread = threading.Thread(target=self._apply_loop, name="placement-apply", daemon=True)
+        self._apply_thread.start()
 
     def stop(self) -> None:
         self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=10)
+        for thread in (self._thread, self._apply_thread):
+            if thread is not None:
+                thread.join(timeout=10)
         self._pool.shutdown(wait=False, cancel_futures=True)
         for channel in self._channels.values():
             channel.close()
 
     def _run(self) -> None:
+        """Heartbeats only: opening or dropping replicas (seconds, for a big shard) and
+        membership changes run on the apply thread, so they never make this worker look
+        silent to the placement leader (which would declare it dead)."""
         while not self._stop.is_set():
             try:
-                self.run_once()
+                reply = self.heartbeat_once()
+                if reply is not None:
+                    with self._pending_lock:
+                        self._pending = reply
+                    self._answered.set()
             except Exception:  # noqa: BLE001 - the loop must survive anything
                 log.exception("placement agent round failed")
             self._stop.wait(self.interval)
 
+    def _apply_loop(self) -> None:
+        while not self._stop.is_set():
+            self._answered.wait(self.interval)
+            self._answered.clear()
+            with self._pending_lock:
+                reply, self._pending = self._pending, None
+            try:
+                if reply is not None:
+                    self.apply(reply)
+                self.host.converge_members(timeout=max(self.interval * 5, 2.0))
+            except Exception:  # noqa: BLE001 - the loop must survive anything
+                log.exception("applying placement failed")
+
     def run_once(self) -> bool:
-        """One round: register if needed, heartbeat every placement node, reconcile.
+        """One round, synchronously: heartbeat, then apply the answer.
         Returns whether assignments were applied this round."""
-        if not self.registered and not self._register():
+        reply = self.heartbeat_once()
+        if reply is None:
             return False
+        self.apply(reply)
+        return True
+
+    def heartbeat_once(self) -> placement_pb2.HeartbeatResponse | None:
+        """Register if needed and heartbeat every placement node; returns the newest
+        answer if it is not older than what this worker has seen (its version is kept)."""
+        if not self.registered and not self._register():
+            return None
         request = placement_pb2.HeartbeatRequest(worker_id=self.worker.worker_id, shards=self._stats())
         calls = {a: self._pool.submit(stub.Heartbeat, request, timeout=self.rpc_timeout) for a, stub in self._stubs.items()}
         best: placement_pb2.HeartbeatResponse | None = None
@@ -99,14 +140,17 @@ class PlacementAgent:
             if best is None or reply.placement_version > best.placement_version:
                 best = reply
         if best is None or best.placement_version < self.placement_version:
-            return False
+            return None
         if best.placement_version != self.placement_version:
             self._save_version(best.placement_version)
         self.placement_version = best.placement_version
-        opened, dropped = self.host.reconcile(list(best.assignments))
+        return best
+
+    def apply(self, reply: placement_pb2.HeartbeatResponse) -> None:
+        """Open, update and drop replicas as the answer assigns them."""
+        opened, dropped = self.host.reconcile(list(reply.assignments))
         if opened or dropped:
-            log.info("placement v%d: opened %s, dropped %s", best.placement_version, opened, dropped)
-        return True
+            log.info("placement v%d: opened %s, dropped %s", reply.placement_version, opened, dropped)
 
     def _load_version(self) -> int:
         if self._state_file is None:

@@ -11,7 +11,12 @@ the ``group_factory`` given to :class:`ReplicaHost` (a real ``RaftGroup`` in
 the daemon, ``InMemoryGroup`` in unit tests). At start a worker reopens every
 replica found on disk, so its groups recover before the placement driver is
 even reachable; :meth:`ReplicaHost.reconcile` then opens what the placement
-driver assigned and closes and deletes what it no longer assigns.
+driver assigned, closes and deletes what it no longer assigns (a worker back
+from the dead drops the replicas moved away meanwhile), and takes in the new
+member lists of the replicas it keeps. :meth:`ReplicaHost.converge_members`
+makes each group this worker leads match its assignment through Raft
+membership changes, one at a time, removing members before adding any (a
+group never waits for a vote of a dead member it is about to lose).
 """
 
 from __future__ import annotations
@@ -64,7 +69,12 @@ class ShardReplica:
     _grpc_by_raft: dict[str, str] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
-        self._grpc_by_raft = {r.raft_address: r.grpc_address for r in self.assignment.replicas}
+        self.reassign(self.assignment)
+
+    def reassign(self, assignment: placement_pb2.ReplicaAssignment) -> None:
+        """Take in a new member list (after a move)."""
+        self.assignment = assignment
+        self._grpc_by_raft = {r.raft_address: r.grpc_address for r in assignment.replicas}
 
     @property
     def key(self) -> tuple[str, int]:
@@ -99,6 +109,7 @@ class ReplicaHost:
         self._durable = durable
         self._map_size = map_size
         self._lock = threading.RLock()
+        self._open_lock = threading.Lock()
         self._replicas: dict[tuple[str, int], ShardReplica] = {}
         self._closed = False
 
@@ -137,10 +148,13 @@ class ReplicaHost:
     def open(self, assignment: placement_pb2.ReplicaAssignment) -> ShardReplica:
         """Open (creating if new) the replica of ``assignment``; idempotent."""
         key = (assignment.collection.collection_id, assignment.shard_id)
-        with self._lock:
-            if self._closed:
-                raise NotFound("the worker is shutting down")
-            existing = self._replicas.get(key)
+        # Opens are serialized by their own lock: ``_lock`` is held only to read or change
+        # the table, so lookups and the heartbeat's stats never wait for an open (seconds).
+        with self._open_lock:
+            with self._lock:
+                if self._closed:
+                    raise NotFound("the worker is shutting down")
+                existing = self._replicas.get(key)
             if existing is not None:
                 return existing
             folder = self.folder_of(*key)
@@ -157,7 +171,13 @@ class ReplicaHost:
                 fsm.close()
                 raise
             replica = ShardReplica(assignment=assignment, folder=folder, fsm=fsm, group=group)
-            self._replicas[key] = replica
+            with self._lock:
+                closed = self._closed
+                if not closed:
+                    self._replicas[key] = replica
+            if closed:
+                _stop(replica)
+                raise NotFound("the worker is shutting down")
         log.info("opened shard %s/%d at %s (peers %s)", key[0], key[1], assignment.raft_address, ", ".join(peers) or "none")
         return replica
 
@@ -174,6 +194,41 @@ class ReplicaHost:
             shutil.rmtree(trash, ignore_errors=True)
         log.info("dropped shard %s/%d", collection_id, shard_id)
 
+    def update(self, assignment: placement_pb2.ReplicaAssignment) -> None:
+        """Take in a new member list of a hosted replica (after a move)."""
+        key = (assignment.collection.collection_id, assignment.shard_id)
+        with self._lock:
+            replica = self._replicas.get(key)
+            if replica is None or replica.assignment == assignment:
+                return
+            _write_atomic(replica.folder / MANIFEST, assignment.SerializeToString())
+            replica.reassign(assignment)
+        log.info("shard %s/%d members now %s", key[0], key[1], ", ".join(r.raft_address for r in assignment.replicas))
+
+    def converge_members(self, timeout: float = 5.0) -> list[str]:
+        """On every group this worker leads, make one membership change towards
+        its assignment (removals first). Returns what was changed."""
+        done = []
+        for replica in self.replicas():
+            group = replica.group
+            if not group.is_leader():
+                continue
+            wanted = {r.raft_address for r in replica.assignment.replicas}
+            current = set(group.members())
+            removals, additions = sorted(current - wanted), sorted(wanted - current)
+            try:
+                if removals:
+                    group.remove_member(removals[0], timeout=timeout)
+                    done.append(f"{replica.key[0]}/{replica.key[1]} -{removals[0]}")
+                elif additions:
+                    group.add_member(additions[0], timeout=timeout)
+                    done.append(f"{replica.key[0]}/{replica.key[1]} +{additions[0]}")
+            except Exception as exc:  # noqa: BLE001 - retried next round (a leader change, a slow commit)
+                log.warning("membership change of shard %s/%d failed: %s", *replica.key, exc)
+        if done:
+            log.info("membership changes: %s", ", ".join(done))
+        return done
+
     def reconcile(self, assignments: Sequence[placement_pb2.ReplicaAssignment]) -> tuple[list[tuple[str, int]], list[tuple[str, int]]]:
         """Open the assigned replicas not open yet; drop the open ones no longer assigned.
         Returns (opened keys, dropped keys)."""
@@ -184,6 +239,8 @@ class ReplicaHost:
         for key in sorted(have - set(wanted)):
             self.drop(*key)
             dropped.append(key)
+        for key in sorted(set(wanted) & have):
+            self.update(wanted[key])
         for key in sorted(set(wanted) - have):
             try:
                 self.open(wanted[key])
