@@ -34,7 +34,7 @@ from typing import Any
 import httpx
 
 from vectron import errors
-from vectron.store.store import check_name
+from vectron.limits import check_name
 
 __all__ = [
     "Client",

@@ -2,10 +2,13 @@
 
 It knows nothing of Raft or gRPC; a Raft FSM drives it through
 ``Collection.apply_batch(ops, meta)``, ``Collection.snapshot`` and
-``Collection.restore``.
+``Collection.restore``. This package's names are its public API: the services
+import nothing from its modules directly (an import-linter contract).
 """
 
 from vectron.store.collection import Collection
+from vectron.store.filters import compile_filter
+from vectron.store.ids import PointId, check_ids
 from vectron.store.store import Store, open
 from vectron.store.types import (
     CollectionConfig,
@@ -18,18 +21,25 @@ from vectron.store.types import (
     Upsert,
     WriteOp,
 )
+from vectron.store.validation import check_hnsw
+from vectron.store.vector_index import HnswParams
 
 __all__ = [
     "Collection",
     "CollectionConfig",
     "Delete",
     "DeletePayloadKeys",
+    "HnswParams",
     "OverwritePayload",
+    "PointId",
     "Record",
     "ScoredPoint",
     "SetPayload",
     "Store",
     "Upsert",
     "WriteOp",
+    "check_hnsw",
+    "check_ids",
+    "compile_filter",
     "open",
 ]

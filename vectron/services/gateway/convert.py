@@ -14,7 +14,7 @@ from vectron.services.auth.model import ApiKeyInfo, User
 from vectron.services.gateway import models as m
 from vectron.services.gateway.results import CollectionDetail, Health, SearchResult
 from vectron.services.gateway.workers import Hit, Point
-from vectron.store.filters import compile_filter
+from vectron.store import compile_filter
 from vectron.v1 import placement_pb2
 from vectron.wire import filter_to_json
 

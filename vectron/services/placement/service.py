@@ -30,9 +30,8 @@ from vectron.raft.retry import propose_with_retry
 from vectron.services.placement.commands import decode_result
 from vectron.services.placement.fsm import PlacementStateMachine
 from vectron.services.placement.routing import HASH_SCHEME, shard_of
-from vectron.limits import MAX_DIMENSION, MAX_REPLICATION, MAX_SHARDS, check_name
-from vectron.store.store import check_hnsw
-from vectron.store.types import DISTANCES
+from vectron.limits import DISTANCES, MAX_DIMENSION, MAX_REPLICATION, MAX_SHARDS, check_name
+from vectron.store import check_hnsw
 from vectron.v1 import placement_pb2
 
 __all__ = ["PlacementConfig", "PlacementService", "Liveness", "MAX_SHARDS", "MAX_REPLICATION"]

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from vectron.errors import DimensionMismatch
-from vectron.store.types import Record, ScoredPoint
+from vectron.store import Record, ScoredPoint
 from vectron.v1 import points_pb2
 from vectron.wire import id_to_proto, ids_from_proto  # ids_from_proto: the shard FSM imports it from here
 

@@ -33,8 +33,7 @@ from typing import Any
 
 from vectron.errors import NotFound
 from vectron.services.worker.fsm import ShardStateMachine
-from vectron.store import CollectionConfig
-from vectron.store.vector_index import HnswParams
+from vectron.store import CollectionConfig, HnswParams
 from vectron.v1 import placement_pb2
 
 __all__ = ["GroupFactory", "ReplicaHost", "ShardReplica", "collection_config"]

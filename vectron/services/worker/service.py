@@ -40,9 +40,7 @@ from vectron.raft import CONSISTENCY_LEVELS
 from vectron.services.placement.routing import shard_of
 from vectron.services.worker.fsm import ShardStateMachine, decode_result
 from vectron.services.worker.replicas import ReplicaHost, ShardReplica
-from vectron.store import Record, ScoredPoint
-from vectron.store.filters import compile_filter
-from vectron.store.ids import PointId, check_ids
+from vectron.store import PointId, Record, ScoredPoint, check_ids, compile_filter
 from vectron.v1 import placement_pb2, worker_pb2
 
 __all__ = ["ShardKey", "WorkerConfig", "WorkerService", "WriteResult"]
