@@ -10,7 +10,7 @@ import pytest
 
 from vectron.errors import InvalidArgument, Unavailable
 from vectron.raft import RaftGroup
-from vectron.raft.group import FAIL_REASON
+from vectron.raft.pysyncobj_compat import FAIL_REASON
 
 from .kvfsm import cmd
 from .procs import free_ports, wait_for
