@@ -22,6 +22,7 @@ __all__ = [
     "check_auth_uniqueness",
     "check_availability",
     "check_convergence",
+    "check_disk_full",
     "check_linearizable_registers",
     "check_search_visibility",
     "check_set",
@@ -266,3 +267,37 @@ def check_availability(ops: Iterable[Op], faults: Sequence[FaultWindow], *, grac
     summary = (f"{windows} faults of at most {max_cut_off} node held over {2 * grace:.0f} s, {judged} writes through reachable nodes judged "
                f"(slowest ok {slowest:.1f} s), {len(problems)} not acknowledged in {grace:.0f} s")
     return CheckResult("availability", not problems, summary, _limit(problems))
+
+
+def check_disk_full(ops: Iterable[Op], faults: Sequence[FaultWindow], freed: Sequence[Mapping[str, Any]],
+                    *, ready_within: float = 60.0) -> CheckResult:
+    """The ``disk-full`` nemesis: ``faults`` its windows (``disk-full-*`` actions),
+    ``freed`` its ``disk-freed`` notes (``node``, ``alive``, ``ready_s``). A node whose
+    disk filled must not die or wedge: alive when its disk is freed, its gateway ready
+    within ``ready_within`` s. No operation sent during a full disk (through any
+    gateway) may be answered HTTP 500: a full disk is a clear 503/504/507, not an
+    internal error. (Nothing acknowledged lost and an undamaged LMDB and journal are
+    the set, register and convergence checkers' part.) The summary counts how the
+    full node's own gateway answered."""
+    problems: list[str] = []
+    windows = [w for w in faults if w.action.startswith("disk-full")]
+    answers: dict[str, int] = defaultdict(int)
+    for w in windows:
+        for o in ops:
+            if not (w.start <= o.call < w.end):
+                continue
+            error = str(o.extra.get("error") or "")
+            if error.startswith("HTTP 500"):
+                problems.append(f"{w.action} ({', '.join(sorted(w.cut_off))}): {o.f} {o.key!r} via "
+                                f"{o.extra.get('node')}: {error[:200]}")
+            if o.extra.get("node") in w.cut_off:
+                answers[o.outcome if not error else f"{o.outcome} {error.split(':')[0]}"] += 1
+    for note in freed:
+        if not note.get("alive"):
+            problems.append(f"{note.get('node')} died while its disk was full (see its log)")
+        elif note.get("ready_s") is None:
+            problems.append(f"{note.get('node')} not ready {ready_within:.0f} s after its disk was freed")
+    seen = ", ".join(f"{k} x{v}" for k, v in sorted(answers.items())) or "none"
+    summary = (f"{len(windows)} full disks, {len(freed)} freed; answers through the full node: {seen}; "
+               f"{len(problems)} problems")
+    return CheckResult("disk-full", not problems, summary, _limit(problems))

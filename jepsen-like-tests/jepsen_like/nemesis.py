@@ -11,7 +11,14 @@ Faults by family (the ``--nemesis`` names):
   majority/minority halves, on 5 nodes a bridge (two halves that only the
   middle node connects) and a one-way cut;
 - ``netem`` (namespaces and the netem qdisc only): delay and loss on every
-  node's link.
+  node's link;
+- ``kill-all``: SIGKILL of every node at once, then all restarted;
+- ``disk-full`` (loop-mounted filesystems only, see ``disk.py``): one node's
+  (or a group leader's) filesystem filled to the last block, then freed; the
+  heal notes whether the node survived and how soon its gateway was ready;
+- ``clock`` (nodes started with ``clockshim/``): one node's wall clock set
+  ahead or behind (30 s, 10 min or 2 h: beyond the default session lifetime),
+  then back (a jump backwards or forwards).
 
 A fault that leaves a majority of the nodes up and connected names the others
 in its note as ``cut_off``: the availability checker expects the gateways of
@@ -28,6 +35,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from jepsen_like.disk import Disks
 from jepsen_like.history import History
 from jepsen_like.net import Network
 from jepsen_like.nodes import Nodes
@@ -36,7 +44,8 @@ __all__ = ["FAMILIES", "TARGETED", "Nemesis"]
 
 log = logging.getLogger("jepsen_like.nemesis")
 
-FAMILIES = ("kill", "pause", "partition", "netem")
+FAMILIES = ("kill", "pause", "partition", "netem", "kill-all", "disk-full", "clock")
+CLOCK_OFFSETS = (-7200, -600, -30, 30, 600, 7200)  # seconds
 # targeted faults, only when named (not part of "all", so seeded schedules of "all" stay as they were)
 TARGETED = ("leader-one-way",)
 
@@ -55,6 +64,7 @@ class Nemesis:
     stop: threading.Event = field(default_factory=threading.Event)
     thread: threading.Thread | None = None
     killed: set[int] = field(default_factory=set)
+    disks: Disks | None = None
 
     def available(self) -> list[str]:
         out = []
@@ -62,6 +72,10 @@ class Nemesis:
             if f in ("partition", "netem", "leader-one-way") and self.network is None:
                 continue
             if f == "netem" and not self.netem:
+                continue
+            if f == "disk-full" and self.disks is None:
+                continue
+            if f == "clock" and not self.nodes.skewable:
                 continue
             out.append(f)
         return out
@@ -100,6 +114,27 @@ class Nemesis:
             names = [self.nodes.specs[v].name for v in victims]
             self._note(f"kill-{kind}", nodes=names, why=why, **({} if kind == "majority" else {"cut_off": names}))
             return lambda: self._restart(victims)
+        if family == "kill-all":
+            victims = list(range(n))
+            for v in victims:
+                self.nodes.kill(v)
+                self.killed.add(v)
+            self._note("kill-all", nodes=[s.name for s in self.nodes.specs])
+            return lambda: self._restart(victims)
+        if family == "disk-full":
+            assert self.disks is not None
+            kind = self.rng.choice(["one", "leader"])
+            v, why = self._leader_or_random() if kind == "leader" else (self.rng.randrange(n), "random")
+            taken = self.disks.fill(v)
+            name = self.nodes.specs[v].name
+            self._note(f"disk-full-{kind}", node=name, why=why, ballast_mib=taken >> 20, cut_off=[name])
+            return lambda: self._free_disk(v)
+        if family == "clock":
+            v = self.rng.randrange(n)
+            offset = self.rng.choice(CLOCK_OFFSETS)
+            self.nodes.set_clock_offset(v, offset)
+            self._note("clock", node=self.nodes.specs[v].name, offset_s=offset)
+            return lambda: self._reset_clock(v)
         if family == "pause":
             kind = self.rng.choice(["one", "leader"])
             v, why = self._leader_or_random() if kind == "leader" else (self.rng.randrange(n), "random")
@@ -183,6 +218,28 @@ class Nemesis:
         self.nodes.resume(v)
         self._note("resume", node=self.nodes.specs[v].name)
 
+    def _free_disk(self, v: int, timeout: float = 60.0) -> None:
+        """Free the disk, then note whether the node survived the full disk and how long
+        its gateway took to be ready (check_disk_full judges this note)."""
+        assert self.disks is not None
+        self.disks.free(v)
+        began = time.monotonic()
+        alive = self.nodes.alive(v)
+        ready_s = None
+        while alive and time.monotonic() - began < timeout:
+            if self.nodes.ready(v):
+                ready_s = round(time.monotonic() - began, 1)
+                break
+            time.sleep(0.5)
+            alive = self.nodes.alive(v)
+        self._note("disk-freed", node=self.nodes.specs[v].name, alive=alive, ready_s=ready_s)
+        if not alive:
+            self.nodes.start(v)
+
+    def _reset_clock(self, v: int) -> None:
+        self.nodes.set_clock_offset(v, 0)
+        self._note("clock-reset", node=self.nodes.specs[v].name)
+
     def _heal_network(self) -> None:
         if self.network is not None:
             self.network.heal()
@@ -228,6 +285,11 @@ class Nemesis:
         if self.network is not None:
             self.network.heal()
             self.network.netem_clear()
+        if self.disks is not None:
+            self.disks.free_all()
+        if self.nodes.skewable:
+            for v in range(self._n()):
+                self.nodes.set_clock_offset(v, 0)
         for v in sorted(self.nodes.paused):
             self.nodes.resume(v)
         dead = [i for i in range(self._n()) if not self.nodes.alive(i)]

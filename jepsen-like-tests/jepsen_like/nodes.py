@@ -30,6 +30,8 @@ __all__ = ["NodeSpec", "Nodes", "free_loopback_base", "node_specs"]
 
 log = logging.getLogger("jepsen_like.nodes")
 
+CLOCKSHIM = pathlib.Path(__file__).resolve().parent / "clockshim"
+
 
 @dataclass
 class NodeSpec:
@@ -98,12 +100,13 @@ class Nodes:
     procs: dict[int, subprocess.Popen[bytes]] = field(default_factory=dict)
     paused: set[int] = field(default_factory=set)
     password: str = field(default_factory=lambda: secrets.token_hex(16))
+    skewable: bool = False  # start nodes with clockshim/ (the clock nemesis: set_clock_offset)
 
     def _args(self, s: NodeSpec) -> list[str]:
         others = [o for o in self.specs if o is not s]
         return [
             sys.executable, "-m", "vectron.daemon", "--role", "all", "--node-id", s.name,
-            "--data-dir", str(self.data_dir / s.name), "--log-level", "INFO",
+            "--data-dir", str(self.state_dir(s.index)), "--log-level", "INFO",
             "--rest-listen", s.addr(0), "--public-grpc-listen", s.addr(1),
             "--auth-raft", s.addr(2), "--auth-grpc", s.addr(3), "--auth-peers", ",".join(o.addr(2) for o in others),
             "--placement-raft", s.addr(4), "--placement-grpc", s.addr(5),
@@ -116,12 +119,16 @@ class Nodes:
             "--bcrypt-rounds", "4", *self.extra_args,
         ]
 
+    def state_dir(self, i: int) -> pathlib.Path:
+        """The node's ``--data-dir`` (its own filesystem under the disk-full nemesis); the log is one level up."""
+        return self.data_dir / self.specs[i].name / "db"
+
     def log_path(self, i: int) -> pathlib.Path:
         return self.data_dir / self.specs[i].name / "vectrond.log"
 
     def start(self, i: int) -> None:
         s = self.specs[i]
-        (self.data_dir / s.name).mkdir(parents=True, exist_ok=True)
+        self.state_dir(i).mkdir(parents=True, exist_ok=True)
         secret = self.data_dir / "jwt.secret"
         if not secret.exists():
             fd = os.open(secret, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -130,11 +137,25 @@ class Nodes:
         prefix = self.network.exec_prefix(i) if self.network else []
         env = {**os.environ, "VECTRON_CLUSTER_PASSWORD": self.password}
         env.pop("VECTRON_CONFIG", None)
+        if self.skewable:
+            env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(CLOCKSHIM), env.get("PYTHONPATH")]))
+            env["JEPSEN_CLOCK_OFFSET_FILE"] = str(self.clock_offset_file(i))
         with open(self.log_path(i), "ab") as logf:
             self.procs[i] = subprocess.Popen([*prefix, *self._args(s)], stdout=logf, stderr=subprocess.STDOUT,
                                              stdin=subprocess.DEVNULL, env=env, start_new_session=True)
         self.paused.discard(i)
         log.info("started %s (pid %d) at %s", s.name, self.procs[i].pid, s.host)
+
+    def clock_offset_file(self, i: int) -> pathlib.Path:
+        return self.data_dir / self.specs[i].name / "clock-offset"
+
+    def set_clock_offset(self, i: int, seconds: float) -> None:
+        """The node's wall clock runs ``seconds`` ahead (behind if negative) within about a
+        second (clockshim/sitecustomize.py re-reads the file); its monotonic clock is untouched."""
+        path = self.clock_offset_file(i)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(f"{seconds}\n")
+        tmp.replace(path)
 
     def start_all(self) -> None:
         for i in range(len(self.specs)):
@@ -187,7 +208,7 @@ class Nodes:
 
     def status(self, i: int) -> dict[str, Any] | None:
         try:
-            st = json.loads((self.data_dir / self.specs[i].name / "status.json").read_text())
+            st = json.loads((self.state_dir(i) / "status.json").read_text())
         except (OSError, ValueError):
             return None
         if not self.alive(i) or i in self.paused or time.time() - st.get("at", 0) > 5:

@@ -24,6 +24,7 @@ from jepsen_like.checkers import (
     check_auth_uniqueness,
     check_availability,
     check_convergence,
+    check_disk_full,
     check_final_reads,
     check_linearizable_registers,
     check_search_visibility,
@@ -31,6 +32,7 @@ from jepsen_like.checkers import (
     expect_replicas,
     scan_node_log,
 )
+from jepsen_like.disk import DiskUnavailable, Disks
 from jepsen_like.history import History, Op, fault_windows
 from jepsen_like.nemesis import Nemesis
 from jepsen_like.net import Network, NetworkUnavailable, netem_available, pick_subnet
@@ -134,6 +136,7 @@ def run(cfg: RunConfig) -> RunReport:
     report = RunReport(cfg.seed, run_dir, "loopback (process faults only)")
     nodes: Nodes | None = None
     nemesis: Nemesis | None = None
+    disks: Disks | None = None
     old = {s: signal.signal(s, _raise_interrupt) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
         if not cfg.no_netns:
@@ -159,7 +162,15 @@ def run(cfg: RunConfig) -> RunReport:
             extra += ["--raft-compaction-entries", str(cfg.compaction)]
         specs = node_specs(cfg.nodes, network.addresses if network else None, 0 if network else free_loopback_base(cfg.nodes))
         replicas = min(cfg.nodes, 3)
-        nodes = Nodes(specs, run_dir / "data", network, replicas, extra)
+        nodes = Nodes(specs, run_dir / "data", network, replicas, extra, skewable="clock" in cfg.nemeses)
+        if "disk-full" in cfg.nemeses:
+            disks = Disks([nodes.state_dir(i) for i in range(cfg.nodes)], run_dir / "disks")
+            try:
+                disks.setup()
+            except DiskUnavailable as exc:
+                disks.teardown()
+                disks = None
+                report.notes.append(f"loop-mounted filesystems unavailable ({exc}): disk-full NOT run")
         nodes.start_all()
         left = nodes.wait_ready(timeout=180)
         if left:
@@ -175,7 +186,7 @@ def run(cfg: RunConfig) -> RunReport:
             workers.start_set(cfg.clients)
         if "collections" in cfg.workloads:
             workers.start_collections(replicas)
-        nemesis = Nemesis(nodes, network, history, rng, cfg.nemeses, netem=has_netem, hold=cfg.hold)
+        nemesis = Nemesis(nodes, network, history, rng, cfg.nemeses, netem=has_netem, hold=cfg.hold, disks=disks)
         until = time.monotonic() + cfg.time
         nemesis.start(until)
         try:
@@ -205,11 +216,14 @@ def run(cfg: RunConfig) -> RunReport:
         for s in old:  # a second Ctrl-C must not cut the cleanup short
             signal.signal(s, signal.SIG_IGN)
         if nemesis is not None:
-            report.faults = Counter({k: v for k, v in nemesis.counts.items() if k not in ("restart", "resume", "heal-network")})
+            report.faults = Counter({k: v for k, v in nemesis.counts.items()
+                                     if k not in ("restart", "resume", "heal-network", "disk-freed", "clock-reset")})
         try:
             if nodes is not None:
                 nodes.stop_all()
         finally:
+            if disks is not None:
+                disks.teardown()
             if network is not None:
                 network.teardown()
             history.close()
@@ -224,6 +238,7 @@ def run(cfg: RunConfig) -> RunReport:
             for sub in d.iterdir():
                 if sub.is_dir():
                     shutil.rmtree(sub, ignore_errors=True)  # keep the logs, drop the databases
+        shutil.rmtree(run_dir / "disks", ignore_errors=True)  # the disk-full nemesis's filesystem images
     (run_dir / "summary.txt").write_text(report.summary() + "\n")
     return report
 
@@ -324,6 +339,10 @@ def _final_checks(cfg: RunConfig, nodes: Nodes, urls: list[str], key: str, histo
     if {"register", "set"} & set(cfg.workloads):
         url_of = {spec.name: spec.url for spec in nodes.specs}
         results.append(check_availability(ops, fault_windows(history.events, url_of), min_faults=cfg.min_judged_faults))
+    if "disk-full" in cfg.nemeses:
+        url_of = {spec.name: spec.url for spec in nodes.specs}
+        freed = [e for e in history.events if e.get("type") == "nemesis" and e.get("action") == "disk-freed"]
+        results.append(check_disk_full(history.ops(), fault_windows(history.events, url_of), freed))
     results.append(_convergence(nodes, min(cfg.nodes, 3)))
     if "set" in cfg.workloads:
         # after convergence, every replica answers alike: read through any replica too

@@ -16,13 +16,20 @@ Determinism
     Anything random or time-dependent (UUIDs, salts, password hashes, timestamps)
     is decided by the proposing node and carried inside the command body.
 
-Never raise
+Never raise, except StorageError
     ``apply`` returns a serialized result; errors are result *values* (e.g. a
     protobuf result with an error code, see :func:`vectron.errors.error_from_code`).
     An exception escaping ``apply`` inside pysyncobj stalls the node on that entry
     forever, so :class:`RaftGroup` catches it, logs it at CRITICAL and stops the
     node; :class:`LmdbStateMachine` turns exceptions of ``apply_command`` into
     :meth:`LmdbStateMachine.error_result` values and records them like results.
+    The one exception: a failure of this replica's storage (disk full, I/O
+    error: LMDB errors, OSError) is not a property of the entry and must never be
+    recorded as its result (the replica would count the entry applied without
+    its effect and diverge from the others, issue 14). ``apply`` then raises
+    :class:`vectron.errors.StorageError` with nothing changed, and
+    :class:`RaftGroup` retries the same entry until it persists (or the group
+    stops); nothing after it is applied meanwhile.
 
 Idempotence across restarts
     pysyncobj replays its journal on restart, and a client may retry a write
@@ -84,12 +91,25 @@ __all__ = [
     "DedupLedger",
     "LmdbStateMachine",
     "RAFT_DB",
+    "is_storage_failure",
 ]
 
 logger = logging.getLogger(__name__)
 
 #: Name of the LMDB sub-database that holds the applied index and dedup records.
 RAFT_DB = b"_raft"
+
+
+def is_storage_failure(exc: BaseException) -> bool:
+    """Whether ``exc`` (or what caused it) is this replica's storage failing (an LMDB
+    error such as a full disk, an OSError) rather than something about the entry:
+    ``apply`` must then raise StorageError, not record a result."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, (lmdb.Error, OSError)):
+            return True
+        seen = seen.__cause__
+    return False
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,8 +133,10 @@ class StateMachine(abc.ABC):
     def apply(self, entry: Entry) -> bytes:
         """Apply one committed entry and return its serialized result.
 
-        Never raises. Skips entries at or below the applied index and answers a
-        request id already seen with the remembered result.
+        Never raises, except :class:`StorageError` when this replica's storage
+        failed (nothing changed; the group retries the entry). Skips entries at
+        or below the applied index and answers a request id already seen with
+        the remembered result.
         """
 
     @abc.abstractmethod
@@ -402,7 +424,9 @@ class LmdbStateMachine(StateMachine):
     def apply(self, entry: Entry) -> bytes:
         try:
             return self._apply(entry)
-        except Exception as exc:  # never raise out of apply
+        except Exception as exc:  # never raise out of apply, but for this replica's storage failing (retried)
+            if is_storage_failure(exc):
+                raise StorageError(f"state machine {self._path} could not persist entry {entry.index}: {exc!r}") from exc
             logger.critical("state machine %s failed to persist entry %d: %r", self._path, entry.index, exc)
             return self.error_result(entry, exc)
 
@@ -427,10 +451,9 @@ class LmdbStateMachine(StateMachine):
                     result = self.apply_command(txn, entry)
                     self._write_meta(txn, raft_db, self.ledger.record_meta(get, entry.index, entry.request_id, result))
         except Exception as exc:
-            if isinstance(exc, lmdb.Error):
-                logger.error("LMDB error applying entry %d: %r", entry.index, exc)
-            else:
-                logger.exception("apply_command raised on entry %d; recording an error result", entry.index)
+            if is_storage_failure(exc):
+                raise  # the disk, not the entry: never recorded as its result (apply raises StorageError)
+            logger.exception("apply_command raised on entry %d; recording an error result", entry.index)
             result = self.error_result(entry, exc)
             with self._txn_scope(), env.begin(write=True) as txn:
                 get = lambda k: txn.get(k.encode(), db=raft_db)  # noqa: E731

@@ -16,6 +16,10 @@ is built from live beside it:
   background when the FSM supports ``begin_snapshot``; a damaged snapshot stops
   the node (at start, or when installing one from the leader) instead of letting
   it run on empty state. An entry that cannot be decoded stops it the same way.
+  An entry the FSM could not persist (``StorageError``: disk full, I/O error) is
+  retried on the tick thread until it persists, so the node stalls (silent to its
+  peers, which elect another leader) rather than skip it; it goes on by itself
+  once the disk has room again.
 
 What it adds over plain pysyncobj: classified outcomes for a write (success /
 definite failure / indeterminate), one submission per leader term inside the
@@ -122,6 +126,7 @@ class RaftGroup(Generic[S]):
         self._stop = threading.Event()
         self._fatal: str | None = None
         self._teardown = threading.Lock()  # held for good by the first stop()
+        self._storage_retries = 0  # apply attempts that failed on this node's storage (StorageError)
         os.makedirs(config.data_dir, exist_ok=True)
         self._journal_path = os.path.join(config.data_dir, "raft.journal")
         self._snapshot_path = os.path.join(config.data_dir, "raft.snapshot")
@@ -403,6 +408,8 @@ class RaftGroup(Generic[S]):
             "journal_truncations": self._journal.truncations,
             #: truncations reaching an applied entry: must stay 0 (RAFT-APPLIED-TRUNCATION)
             "applied_truncations": self._journal.applied_truncations,
+            #: apply attempts that failed on this node's storage and were retried (disk full)
+            "storage_retries": self._storage_retries,
         }
 
     def compact(self) -> None:
@@ -498,10 +505,32 @@ class RaftGroup(Generic[S]):
         if envelope.noop:
             return _U64.pack(index)
         try:
-            return self.fsm.apply(Entry(index, envelope.request_id or None, envelope.body))
+            return self._apply_until_persisted(Entry(index, envelope.request_id or None, envelope.body))
         except BaseException as exc:  # the FSM broke its contract: stop rather than stall or diverge
             self._die(f"state machine raised on entry {index}", exc)
             return None
+
+    def _apply_until_persisted(self, entry: Entry, first_delay: float = 0.1, max_delay: float = 2.0) -> bytes | None:
+        """``fsm.apply``, retried while it raises StorageError (this node's disk is full or
+        failing: the entry is not applied, and skipping it would diverge). Returns None
+        if the group stops meanwhile."""
+        delay, since = first_delay, time.monotonic()
+        while True:
+            try:
+                result = self.fsm.apply(entry)
+            except StorageError as exc:
+                self._storage_retries += 1
+                if delay == first_delay or self._storage_retries % 30 == 0:
+                    logger.error("group node %s: entry %d not persisted (%s); retrying until the disk recovers",
+                                 self._address, entry.index, exc)
+                if self._stop.wait(delay):
+                    return None
+                delay = min(max_delay, delay * 2)
+                continue
+            if delay != first_delay:
+                logger.warning("group node %s: entry %d persisted after %.1f s of storage errors",
+                               self._address, entry.index, time.monotonic() - since)
+            return result
 
     def _serialize(self, filename: str, data: tuple[Any, Any, Any]) -> None:
         last, prev, cluster = data

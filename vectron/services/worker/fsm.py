@@ -32,6 +32,7 @@ import numpy as np
 
 from vectron.errors import InvalidArgument, StorageError, VectronError, error_from_code
 from vectron.raft import DedupLedger, Entry, StateMachine
+from vectron.raft.fsm import is_storage_failure
 from vectron.services.worker.convert import ids_from_proto
 from vectron.store import Collection, CollectionConfig, Delete, OverwritePayload, SetPayload, Upsert, WriteOp
 from vectron.v1 import worker_pb2
@@ -91,7 +92,9 @@ class ShardStateMachine(StateMachine):
     def apply(self, entry: Entry) -> bytes:
         try:
             return self._apply(entry)
-        except Exception as exc:  # never raise out of apply
+        except Exception as exc:  # never raise out of apply, but for this replica's disk failing (the group retries it)
+            if is_storage_failure(exc):
+                raise StorageError(f"shard {self.folder} could not persist entry {entry.index}: {exc!r}") from exc
             log.critical("shard %s failed to persist entry %d: %r", self.folder, entry.index, exc)
             return error_result(StorageError(f"the shard failed to apply entry {entry.index}"), entry.index).SerializeToString()
 
@@ -110,8 +113,8 @@ class ShardStateMachine(StateMachine):
             result = worker_pb2.ShardResult(affected=affected, index=entry.index).SerializeToString()
             self.collection.apply_batch(ops, meta=self.ledger.record_meta(get, entry.index, entry.request_id, result))
         except VectronError as exc:
-            if isinstance(exc, StorageError):
-                log.error("shard %s: storage error on entry %d: %s", self.folder, entry.index, exc)
+            if is_storage_failure(exc):
+                raise  # never recorded as the entry's result: the replica would count it applied without it
             result = error_result(exc, entry.index).SerializeToString()
             self.collection.apply_batch([], meta=self.ledger.record_meta(get, entry.index, entry.request_id, result))
         self._applied = entry.index
