@@ -97,8 +97,21 @@ def recall(found: list[list[Any]], truth: np.ndarray) -> float:
     return hits / (len(truth) * K)
 
 
-def run_clients(n_clients: int, queries: np.ndarray, make: Callable[[], Callable[[np.ndarray], list[Any]]]) -> dict[str, Any]:
-    """Split the queries among ``n_clients`` threads, each with its own client (connection)."""
+def cpu_seconds(pid: int | None = None) -> float:
+    """CPU time (user + system, all threads) of process ``pid`` (None: this one), from /proc."""
+    if pid is None:
+        t = os.times()
+        return t.user + t.system
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def run_clients(
+    n_clients: int, queries: np.ndarray, make: Callable[[], Callable[[np.ndarray], list[Any]]], server: int | None
+) -> dict[str, Any]:
+    """Split the queries among ``n_clients`` threads, each with its own client (connection).
+    ``cpu_ms``: CPU per query of the answering process (``server``'s pid, or this one)."""
     results: list[list[Any]] = [[] for _ in range(len(queries))]
     latencies: list[float] = []
     lock = threading.Lock()
@@ -123,11 +136,14 @@ def run_clients(n_clients: int, queries: np.ndarray, make: Callable[[], Callable
         t.start()
     barrier.wait()
     start = time.perf_counter()
+    cpu = cpu_seconds(server)
     for t in threads:
         t.join()
     wall = time.perf_counter() - start
+    cpu_ms = (cpu_seconds(server) - cpu) / len(queries) * 1000
     lat = np.array(latencies) * 1000
-    return {"qps": len(queries) / wall, "p50": float(np.percentile(lat, 50)), "p99": float(np.percentile(lat, 99)), "found": results}
+    return {"qps": len(queries) / wall, "p50": float(np.percentile(lat, 50)), "p99": float(np.percentile(lat, 99)), "cpu_ms": cpu_ms,
+            "found": results}
 
 
 def p50_of(fn: Callable[[], Any], n: int) -> float:
@@ -229,12 +245,14 @@ def main() -> None:
             for rep in range(args.reps):
                 for shards in shard_counts:
                     for clients in client_counts:
-                        for side, make in (("embedded", embedded), ("REST", rest(f"bench{shards}")), ("gRPC", grpc_(f"bench{shards}"))):
-                            m = run_clients(clients, queries, make)
+                        for side, make, pid in (
+                            ("embedded", embedded, None), ("REST", rest(f"bench{shards}"), proc.pid), ("gRPC", grpc_(f"bench{shards}"), proc.pid),
+                        ):
+                            m = run_clients(clients, queries, make, pid)
                             m["recall"] = recall(m.pop("found"), truth)
                             runs.setdefault((side, shards, clients), []).append(m)
-                            log.info("rep %d %s %d shard(s) x%d: %.0f QPS p50 %.2f ms p99 %.2f ms recall %.3f",
-                                     rep, side, shards, clients, m["qps"], m["p50"], m["p99"], m["recall"])
+                            log.info("rep %d %s %d shard(s) x%d: %.0f QPS p50 %.2f ms p99 %.2f ms recall %.3f cpu %.2f ms/query",
+                                     rep, side, shards, clients, m["qps"], m["p50"], m["p99"], m["recall"], m["cpu_ms"])
                 # REST per-request overhead, 1 shard, one client, one connection
                 one = vectron.Client(url, api_key=key, timeout=60)
                 q = queries[0]
@@ -262,17 +280,19 @@ def main() -> None:
     print("| --- | ---: |")
     for k, v in upserts.items():
         print(f"| {k if k == 'embedded' else k + ' shard(s)'} | {v:,.0f} |")
-    print("\n| side | shards | clients | QPS | p50 | p99 | recall@10 | QPS vs embedded |")
-    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    print("\n| side | shards | clients | QPS | p50 | p99 | recall@10 | QPS vs embedded | CPU / query (answering process) "
+          "| embedded CPU / this CPU |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     med: dict[tuple[str, int, int], dict[str, float]] = {
-        k: {f: statistics.median(r[f] for r in v) for f in ("qps", "p50", "p99", "recall")} for k, v in runs.items()
+        k: {f: statistics.median(r[f] for r in v) for f in ("qps", "p50", "p99", "recall", "cpu_ms")} for k, v in runs.items()
     }
     for shards in shard_counts:
         for side in ("REST", "gRPC", "embedded"):
             for clients in client_counts:
                 m = med[(side, shards, clients)]
-                ratio = m["qps"] / med[("embedded", shards, clients)]["qps"]
-                print(f"| {side} | {shards} | {clients} | {m['qps']:,.0f} | {m['p50']:.2f} ms | {m['p99']:.2f} ms | {m['recall']:.3f} | {ratio:.0%} |")
+                e = med[("embedded", shards, clients)]
+                print(f"| {side} | {shards} | {clients} | {m['qps']:,.0f} | {m['p50']:.2f} ms | {m['p99']:.2f} ms | {m['recall']:.3f} "
+                      f"| {m['qps'] / e['qps']:.0%} | {m['cpu_ms']:.2f} ms | {e['cpu_ms'] / m['cpu_ms']:.0%} |")
     o = {f: statistics.median(x[f] for x in overhead) for f in overhead[0]}
     print(f"\nREST per-request overhead (1 shard, one client, one connection, p50): search {o['rest_search']:.2f} ms - "
           f"embedded {o['embedded_search']:.2f} ms = {o['rest_search'] - o['embedded_search']:.2f} ms; /healthz {o['healthz']:.2f} ms")
