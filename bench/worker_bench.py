@@ -27,7 +27,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import math
 import os
 import pathlib
 import platform
@@ -188,7 +187,7 @@ def to_request(table: placement_pb2.RoutingTable, ids: list[int], vectors: np.nd
 
 def bench_group(
     pd: str, rf: int, batches: list, latency_samples: int, clients: int = 1
-) -> tuple[float, float, float, float, float]:
+) -> tuple[float, float, float, str, str]:
     """Fresh-id upsert rate, commit p50 / p99, then the rate of re-upserting the same ids
     with the same vectors and with new vectors (new payloads both times)."""
     table, leader = shard_group(pd, f"rf{rf}-c{clients}", rf)
@@ -211,18 +210,19 @@ def bench_group(
 
         rate = send(requests)
 
-        def resend(reqs: list[worker_pb2.UpsertRequest]) -> float:
-            """A re-upsert rate; negative when a batch timed out at the worker (the rate of the
-            batches before it, or -0.0)."""
+        def resend(reqs: list[worker_pb2.UpsertRequest]) -> str:
+            """The re-upsert rate, or that a batch failed (timed out at the worker) and the
+            rate of the batches before it."""
             start, done = time.perf_counter(), 0
             for request in reqs:
                 try:
                     stub.Upsert(request, timeout=300)
                 except grpc.RpcError as exc:
                     log.warning("re-upsert batch failed: %s", exc.details())
-                    return -done * BATCH / (time.perf_counter() - start)
+                    before = done * BATCH / (time.perf_counter() - start)
+                    return f"batch {done + 1} failed after {time.perf_counter() - start:.0f} s ({before:,.0f} points/s before it)"
                 done += 1
-            return done * BATCH / (time.perf_counter() - start)
+            return f"{done * BATCH / (time.perf_counter() - start):,.0f} points/s"
         rng = np.random.default_rng(7)
         lat = []
         for n in range(latency_samples):
@@ -256,7 +256,7 @@ def main() -> None:
                 store_rate = bench_store(root / f"store-rf{rf}", batches)
                 log.info("store alone: %.0f points/s", store_rate)
                 rate, p50, p99, same, moved = bench_group(pd, rf, batches, args.latency_samples, args.clients)
-                log.info("shard RF %d: %.0f points/s, commit p50 %.2f ms, p99 %.2f ms; re-upsert same vectors %.0f, new vectors %.0f",
+                log.info("shard RF %d: %.0f points/s, commit p50 %.2f ms, p99 %.2f ms; re-upsert same vectors %s, new vectors %s",
                          rf, rate, p50, p99, same, moved)
                 rows.append((rf, store_rate, rate, p50, p99, same, moved))
     n = args.batches * BATCH
@@ -268,13 +268,7 @@ def main() -> None:
     print("| ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     for rf, store_rate, rate, p50, p99, same, moved in rows:
         print(f"| {rf} | {store_rate:,.0f} points/s | {rate:,.0f} points/s | {100 * rate / (store_rate / rf):.0f}% "
-              f"| {p50:.1f} ms / {p99:.1f} ms | {_rate(same)} | {_rate(moved)} |")
-
-
-def _rate(r: float) -> str:
-    if math.copysign(1.0, r) > 0:
-        return f"{r:,.0f} points/s"
-    return f"a batch timed out at the worker (before it: {-r:,.0f} points/s)"
+              f"| {p50:.1f} ms / {p99:.1f} ms | {same} | {moved} |")
 
 
 if __name__ == "__main__":
