@@ -86,6 +86,21 @@ def test_upsert_replaces_vector_and_payload_and_reuses_label(docs: Collection) -
     assert docs.search(new, k=1)[0].id == 3
 
 
+def test_upsert_of_the_same_vector_leaves_the_graph_alone_and_replaces_the_payload(docs: Collection, monkeypatch) -> None:
+    [before] = docs.get([5], with_vector=True)
+    added: list[np.ndarray] = []
+    real_add = docs._index.add
+    monkeypatch.setattr(docs._index, "add", lambda labels, vectors: (added.append(labels), real_add(labels, vectors)))
+    moved = np.arange(1, 9, dtype=np.float32) ** 3
+    docs.upsert([5, 6], [before.vector, moved], [{"again": True}, None])
+    assert len(added) == 1 and len(added[0]) == 1  # only point 6, whose vector changed, went to the graph
+    [record] = docs.get([5], with_vector=True)
+    assert record.payload == {"again": True}
+    np.testing.assert_array_equal(record.vector, before.vector)
+    assert docs.search(before.vector, k=1)[0].id == 5
+    assert docs.search(moved, k=1)[0].id == 6
+
+
 def test_delete_tombstones_and_space_is_reused(docs: Collection) -> None:
     size = len(docs._index)
     assert docs.delete([1, 2, 3, 12345]) == 3

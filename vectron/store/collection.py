@@ -257,6 +257,13 @@ class Collection(SearchPlanner):
                     txn.put(encode_label(label), key, db=self._db["labels"])
                 else:
                     label = decode_label(found)
+                    old = txn.get(encode_label(label), db=self._db["vectors"])
+                    if old is not None and old == vector.tobytes() and label not in effects.vectors:
+                        # the same vector again: the graph keeps it (hnswlib re-links an
+                        # updated point's neighbourhood, ~15x the cost of a fresh insert)
+                        txn.put(encode_label(label), payload, db=self._db["payloads"])
+                        effects.payloads[label] = _load_payload(payload) if self._field_indexes else {}
+                        continue
                 txn.put(encode_label(label), vector.tobytes(), db=self._db["vectors"])
                 txn.put(encode_label(label), payload, db=self._db["payloads"])
                 effects.vectors[label] = vector

@@ -123,3 +123,24 @@ def test_no_shard_call_outlives_the_deadline(cluster: Cluster, gw: tuple[Gateway
         late.count(key, "docs", m.CountRequest())
     assert "no time left" in err.value.message
     assert g.count(key, "docs", m.CountRequest()) == 0
+
+
+def test_searches_at_once_only_when_nothing_would_wait(cluster: Cluster, gw: tuple[Gateway, str]) -> None:
+    g, key = gw
+    g.upsert(key, "docs", m.UpsertRequest(points=points(12)))
+    q = m.SearchRequest(vector=[1.0, 0, 0, 0], top_k=3)
+    assert g.searches_at_once(key, "docs", [q])  # key and table cached, every shard an in-process leader
+    assert g.searches_at_once(key, "docs", [q.model_copy(update={"consistency": "any"})])
+    assert not g.searches_at_once(key, "docs", [q.model_copy(update={"consistency": "linearizable"})])  # a read barrier waits
+    assert not g.searches_at_once(key, "docs", [q.model_copy(update={"allow_partial": True})])
+    assert not g.searches_at_once(key, "nope", [q])  # no routing table cached
+    assert not g.searches_at_once("vk_000000000000_" + "B" * 43, "docs", [q])  # a key never validated
+    assert not g.searches_at_once(None, "docs", [q])
+    for w in range(2):
+        cluster.worker_at(w).down.add(1)
+    assert not g.searches_at_once(key, "docs", [q])  # shard 1 would not answer
+    with pytest.raises(Unavailable):
+        g.search(key, "docs", q, attempts=1)  # one attempt: fails at once, no retry
+    for w in range(2):
+        cluster.worker_at(w).down.clear()
+    assert g.search(key, "docs", q, attempts=1).results[0]

@@ -117,6 +117,12 @@ class ApiKeyCache:
                 self._entries.popitem(last=False)
         return value
 
+    def peek(self, full_key: str) -> KeyValidation | None:
+        """The cached validation of ``full_key`` if still fresh, else None (never validates)."""
+        with self._lock:
+            hit = self._entries.get(self._key(full_key))
+        return hit.value if hit is not None and hit.expires > self._clock() else None
+
     def invalidate(self, full_key: str | None = None) -> None:
         """Forget one key (or everything)."""
         with self._lock:

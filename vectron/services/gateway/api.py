@@ -410,15 +410,31 @@ class Gateway:
         return Page(*scroll_page(pages, req.limit))
 
     # -- search ----------------------------------------------------------------------
-    def search(self, api_key: str | None, name: str, req: m.SearchRequest) -> SearchResult:
+    def search(self, api_key: str | None, name: str, req: m.SearchRequest, *, attempts: int | None = None) -> SearchResult:
+        """``attempts``: of each shard call (default: the policy's; 1 answers at once or fails)."""
         p = self.authorize(api_key)
-        return self._search(p, name, [req])
+        return self._search(p, name, [req], attempts)
 
-    def search_batch(self, api_key: str | None, name: str, req: m.SearchBatchRequest) -> SearchResult:
+    def search_batch(self, api_key: str | None, name: str, req: m.SearchBatchRequest, *, attempts: int | None = None) -> SearchResult:
         p = self.authorize(api_key)
-        return self._search(p, name, req.searches)
+        return self._search(p, name, req.searches, attempts)
 
-    def _search(self, p: Principal, name: str, reqs: Sequence[m.SearchRequest]) -> SearchResult:
+    def searches_at_once(self, api_key: str | None, name: str, reqs: Sequence[m.SearchRequest]) -> bool:
+        """Whether these searches would be answered without waiting on anything: the key's
+        validation and the routing table are cached, and every shard's replica to call is
+        a worker in this process that answers at once (see ShardCaller.serves_now). An
+        adapter on an event loop answers those on the loop, the others on a thread. Never
+        blocks; a search that fails on its one attempt there is worth retrying on a thread."""
+        if _bearer_kind(api_key) != "api_key" or any(r.allow_partial for r in reqs):
+            return False
+        assert api_key is not None
+        v = self.keys.peek(api_key)
+        if v is None or not v.valid:
+            return False
+        table = self.routing.peek(v.user_id, name)
+        return table is not None and all(self.shards.serves_now(table, c) for c in {r.consistency for r in reqs})
+
+    def _search(self, p: Principal, name: str, reqs: Sequence[m.SearchRequest], attempts: int | None = None) -> SearchResult:
         table = self.routing.get(p.user_id, name)
         info = table.collection
         for i, r in enumerate(reqs):
@@ -437,7 +453,9 @@ class Gateway:
             def query(client: WorkerClient, shard: ShardTarget, timeout: float, spec: SearchSpec = spec, vectors: list[list[float]] = vectors) -> list[list[Hit]]:
                 return client.search(shard, vectors, spec, timeout)
 
-            results = self.shards.fan_out(p.user_id, name, {s.shard_id: query for s in table.shards}, write=False, consistency=spec.consistency)
+            results = self.shards.fan_out(
+                p.user_id, name, {s.shard_id: query for s in table.shards}, write=False, consistency=spec.consistency, attempts=attempts
+            )
             errors = {s: r for s, r in results.items() if isinstance(r, VectronError)}
             if errors:
                 allow = all(reqs[i].allow_partial for i in idx)

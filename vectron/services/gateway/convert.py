@@ -1,14 +1,19 @@
 """Conversions from the gateway's plain answers to the REST response models.
 
 Owns: auth users and keys, placement collection infos, the worker clients'
-points and hits, search results and health turned into the pydantic shapes of
-the REST API (the gRPC adapter renders the same answers to messages itself),
-plus the check and JSON of a request's filter.
+points, collection details and health turned into the pydantic shapes of the
+REST API (the gRPC adapter renders the same answers to messages itself);
+search results rendered straight to JSON bytes with orjson (no pydantic object
+per hit; a payload that came from a worker as JSON text is embedded as is), in
+the shape of :class:`~.models.SearchResponse` without its None fields; plus the
+check and JSON of a request's filter.
 """
 
 from __future__ import annotations
 
 from typing import Any
+
+import orjson
 
 from vectron.services.auth.model import ApiKeyInfo, User
 from vectron.services.gateway import models as m
@@ -24,9 +29,8 @@ __all__ = [
     "collection_out",
     "collection_detail_out",
     "point_out",
-    "hit_out",
-    "search_out",
-    "search_batch_out",
+    "search_json",
+    "search_batch_json",
     "health_out",
     "checked_filter",
 ]
@@ -72,10 +76,6 @@ def point_out(p: Point) -> m.PointOut:
     return m.PointOut.model_construct(id=p.id, vector=p.vector, payload=p.payload)
 
 
-def hit_out(h: Hit) -> m.Hit:
-    return m.Hit.model_construct(id=h.id, score=h.score, payload=h.payload, vector=h.vector)
-
-
 def checked_filter(spec: dict[str, Any] | None) -> str:
     """The filter's JSON for the workers ("" for none), after checking it here: a bad filter
     is InvalidFilter (400, field "filter") before anything is sent."""
@@ -100,14 +100,30 @@ def collection_detail_out(detail: CollectionDetail) -> m.CollectionOut:
     return out
 
 
-def search_out(result: SearchResult) -> m.SearchResponse:
-    return m.SearchResponse(results=[hit_out(h) for h in result.results[0]], partial=result.partial, failed_shards=result.failed_shards)
+def _hit(h: Hit) -> dict[str, Any]:
+    out: dict[str, Any] = {"id": h.id, "score": h.score}
+    if h.payload_json is not None:
+        out["payload"] = orjson.Fragment(h.payload_json)
+    elif h.payload is not None:
+        out["payload"] = h.payload
+    if h.vector is not None:
+        out["vector"] = h.vector
+    return out
 
 
-def search_batch_out(result: SearchResult) -> m.SearchBatchResponse:
-    return m.SearchBatchResponse(
-        results=[[hit_out(h) for h in hits] for hits in result.results], partial=result.partial, failed_shards=result.failed_shards
-    )
+def search_json(result: SearchResult) -> bytes:
+    """A :class:`~.models.SearchResponse` as JSON (None fields left out)."""
+    return orjson.dumps({
+        "results": [_hit(h) for h in result.results[0]], "partial": result.partial, "failed_shards": result.failed_shards,
+    })
+
+
+def search_batch_json(result: SearchResult) -> bytes:
+    """A :class:`~.models.SearchBatchResponse` as JSON (None fields left out)."""
+    return orjson.dumps({
+        "results": [[_hit(h) for h in hits] for hits in result.results], "partial": result.partial,
+        "failed_shards": result.failed_shards,
+    })
 
 
 def health_out(health: Health) -> m.Health:

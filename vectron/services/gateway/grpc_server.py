@@ -18,6 +18,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 import grpc
+import orjson
 from pydantic import BaseModel, ValidationError
 
 from vectron.errors import InvalidArgument, VectronError
@@ -74,7 +75,7 @@ def _pid(msg: points_pb2.PointId) -> PointId:
 
 
 def _payload_json(payload: dict[str, Any] | None) -> str:
-    return "" if payload is None else json.dumps(payload, separators=(",", ":"), ensure_ascii=False)
+    return "" if payload is None else orjson.dumps(payload).decode()
 
 
 def _point(p: Point) -> points_pb2.Point:
@@ -82,7 +83,9 @@ def _point(p: Point) -> points_pb2.Point:
 
 
 def _hit(h: Hit) -> points_pb2.ScoredPoint:
-    return points_pb2.ScoredPoint(id=id_to_proto(h.id), score=h.score, vector=h.vector or [], payload_json=_payload_json(h.payload))
+    # a payload that came from a worker as JSON text goes on as it is
+    payload = h.payload_json if h.payload_json is not None else _payload_json(h.payload)
+    return points_pb2.ScoredPoint(id=id_to_proto(h.id), score=h.score, vector=h.vector or [], payload_json=payload)
 
 
 def _user(u: User) -> pb.UserView:

@@ -11,7 +11,6 @@ they are parsed. ``/openapi.json`` and ``/docs`` describe every route.
 from __future__ import annotations
 
 import logging
-import math
 import time
 from typing import Any
 
@@ -27,10 +26,10 @@ from vectron.errors import VectronError
 from vectron.limits import MAX_INT_ID
 from vectron.services.gateway import convert as c
 from vectron.services.gateway import models as m
-from vectron.errors import RateLimited
 from vectron.services.gateway import dashboard
 from vectron.services.gateway.api import Gateway
 from vectron.services.gateway.metrics import CONTENT_TYPE_LATEST, GatewayMetrics
+from vectron.services.gateway.rest_search import FastSearch, error_response, searched
 
 __all__ = ["create_app", "DEFAULT_MAX_BODY_BYTES"]
 
@@ -42,11 +41,12 @@ _session_scheme = HTTPBearer(auto_error=False, scheme_name="session", descriptio
 _key_scheme = HTTPBearer(auto_error=False, scheme_name="apiKey", description="API key vk_... from POST /v1/keys")
 
 
-def _session(creds: HTTPAuthorizationCredentials | None = Depends(_session_scheme)) -> str | None:
+async def _session(creds: HTTPAuthorizationCredentials | None = Depends(_session_scheme)) -> str | None:
     return creds.credentials if creds else None
 
 
-def _api_key(creds: HTTPAuthorizationCredentials | None = Depends(_key_scheme)) -> str | None:
+async def _api_key(creds: HTTPAuthorizationCredentials | None = Depends(_key_scheme)) -> str | None:
+    # async: FastAPI would run a plain function on a worker thread (a hand-off per request)
     return creds.credentials if creds else None
 
 
@@ -186,18 +186,15 @@ def create_app(gateway: Gateway, *, metrics: GatewayMetrics | None = None, max_b
         docs_url=None,  # /docs and /redoc come from vendored assets: see dashboard.install
         redoc_url=None,
     )
+    routes: dict[str, object] = {}  # filled below, once the search routes exist
+    app.add_middleware(FastSearch, gateway=gateway, routes=routes)
     app.add_middleware(BodyLimit, limit=max_body_bytes)
 
     app.add_middleware(_Observe, metrics=metrics)
 
     @app.exception_handler(VectronError)
     async def on_vectron_error(request: Request, exc: VectronError) -> JSONResponse:
-        headers = None
-        if isinstance(exc, RateLimited):
-            headers = {"Retry-After": str(max(1, math.ceil(exc.retry_after)))}
-        if exc.http_status >= 500:
-            log.warning("%s %s: %s", request.method, request.url.path, exc.message)
-        return _error(exc.http_status, exc.to_dict(), headers)
+        return error_response(exc, f"{request.method} {request.url.path}")
 
     @app.exception_handler(RequestValidationError)
     async def on_validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -312,14 +309,17 @@ def create_app(gateway: Gateway, *, metrics: GatewayMetrics | None = None, max_b
         return m.UpdatedResponse(updated=g.set_payload(key, collection, body))
 
     @api.post("/collections/{collection}/points/search", response_model=m.SearchResponse, response_model_exclude_none=True, tags=["search"])
-    def search(collection: str, body: m.SearchRequest, key: str | None = Depends(_api_key)) -> m.SearchResponse:
-        return _fast(c.search_out(g.search(key, collection, body)), exclude_none=True)  # type: ignore[return-value]
+    async def search(collection: str, body: m.SearchRequest, key: str | None = Depends(_api_key)) -> m.SearchResponse:
+        result = await searched(g, key, collection, [body], lambda attempts: g.search(key, collection, body, attempts=attempts))
+        return Response(c.search_json(result), media_type="application/json")  # type: ignore[return-value]
 
     @api.post("/collections/{collection}/points/search/batch", response_model=m.SearchBatchResponse, response_model_exclude_none=True, tags=["search"])
-    def search_batch(collection: str, body: m.SearchBatchRequest, key: str | None = Depends(_api_key)) -> m.SearchBatchResponse:
-        return _fast(c.search_batch_out(g.search_batch(key, collection, body)), exclude_none=True)  # type: ignore[return-value]
+    async def search_batch(collection: str, body: m.SearchBatchRequest, key: str | None = Depends(_api_key)) -> m.SearchBatchResponse:
+        result = await searched(g, key, collection, body.searches, lambda attempts: g.search_batch(key, collection, body, attempts=attempts))
+        return Response(c.search_batch_json(result), media_type="application/json")  # type: ignore[return-value]
 
     app.include_router(api)
+    routes.update({r.name: r for r in api.routes if getattr(r, "name", None) in ("search", "search_batch")})
 
     # -- operations ----------------------------------------------------------------------
     @app.get("/healthz", response_model=m.Health, tags=["operations"])

@@ -63,6 +63,12 @@ class RoutingCache:
             return hit.table
         return self.refresh(owner, name)
 
+    def peek(self, owner: str, name: str) -> placement_pb2.RoutingTable | None:
+        """The cached table if still trusted, else None (never fetches)."""
+        with self._lock:
+            hit = self._tables.get((owner, name))
+        return hit.table if hit is not None and self._clock() - hit.fetched < self._ttl else None
+
     def refresh(self, owner: str, name: str) -> placement_pb2.RoutingTable:
         try:
             table = self._placement.get_routing_table(owner, name)

@@ -34,6 +34,7 @@ __all__ = [
     "PointWrite",
     "Point",
     "Hit",
+    "hit_payload",
     "WorkerClient",
     "WorkerClients",
     "GrpcWorkerClient",
@@ -72,10 +73,20 @@ class Point:
 
 @dataclass(frozen=True)
 class Hit:
+    """One search hit. A hit from a worker over gRPC keeps its payload as the worker's JSON
+    text (``payload_json``, ``payload`` None) so the gateway passes it on without decoding
+    and re-encoding it; :func:`hit_payload` gives the dict either way."""
+
     id: PointId
     score: float
     payload: dict[str, Any] | None = None
     vector: list[float] | None = None
+    payload_json: str | None = None
+
+
+def hit_payload(h: Hit) -> dict[str, Any] | None:
+    """The hit's payload as a dict, whichever form it came in."""
+    return payload_from_json(h.payload_json) if h.payload_json is not None else h.payload
 
 
 @dataclass(frozen=True)
@@ -126,6 +137,15 @@ class WorkerClients(Protocol):
 
     def client(self, address: str) -> WorkerClient: ...
 
+    def is_local(self, address: str) -> bool:
+        """Whether ``address`` is a worker running in this process (called without a hop)."""
+        ...
+
+    def serves_now(self, address: str, shard: ShardTarget, consistency: str | None) -> bool:
+        """Whether the worker at ``address`` is in this process and would answer a read of
+        ``shard`` at ``consistency`` at once (no wait for a leader, a barrier or the network)."""
+        ...
+
     def close(self) -> None: ...
 
 
@@ -155,8 +175,8 @@ def _hit(h: points_pb2.ScoredPoint, spec: SearchSpec) -> Hit:
     return Hit(
         id=id_from_proto(h.id, "id"),
         score=h.score,
-        payload=payload_from_json(h.payload_json) if spec.with_payload else None,
         vector=list(h.vector) if spec.with_vector else None,
+        payload_json=(h.payload_json or None) if spec.with_payload else None,
     )
 
 
@@ -269,6 +289,9 @@ class LocalWorkerClient:
 
         return ShardKey(shard.collection_id, shard.shard_id, shard.epoch)
 
+    def serves_now(self, shard: ShardTarget, consistency: str | None) -> bool:
+        return self._service.serves_now(self._key(shard), consistency or "leader")
+
     def upsert(self, shard: ShardTarget, points: Sequence[PointWrite], request_id: str, timeout: float) -> int:
         ids = [p.id for p in points]
         vectors = [p.vector for p in points]
@@ -326,6 +349,15 @@ class WorkerPool:
         """Calls to ``address`` go straight to ``service`` (a WorkerService in this process)."""
         with self._lock:
             self._clients[address] = LocalWorkerClient(service)
+
+    def is_local(self, address: str) -> bool:
+        with self._lock:
+            return isinstance(self._clients.get(address), LocalWorkerClient)
+
+    def serves_now(self, address: str, shard: ShardTarget, consistency: str | None) -> bool:
+        with self._lock:
+            client = self._clients.get(address)
+        return isinstance(client, LocalWorkerClient) and client.serves_now(shard, consistency)
 
     def client(self, address: str) -> WorkerClient:
         with self._lock:

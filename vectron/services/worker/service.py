@@ -132,6 +132,19 @@ class WorkerService:
         result = decode_result(raw)
         return WriteResult(affected=result.affected, index=result.index)
 
+    def serves_now(self, ref: ShardKey, consistency: str) -> bool:
+        """Whether a read at ``consistency`` would be answered at once, without waiting: the
+        replica is hosted at this epoch and, unless ``any``, leads. (``linearizable``
+        waits for a read barrier: never at once.) A cheap check for callers deciding
+        whether to answer on a thread that must not block."""
+        if consistency not in ("leader", "any"):
+            return False
+        try:
+            replica = self.replica(ref)
+        except VectronError:
+            return False
+        return consistency == "any" or bool(replica.group.is_leader())
+
     def _read(self, replica: ShardReplica, fn: Callable[[ShardStateMachine], T], consistency: str, timeout: float | None) -> T:
         if consistency not in CONSISTENCY_LEVELS:
             raise InvalidArgument(f"consistency must be one of {', '.join(CONSISTENCY_LEVELS)}", field="consistency")
