@@ -279,7 +279,7 @@ class RaftGroup(Generic[S]):
             term = node.raftCurrentTerm
             outstanding += 1
             node.submit(envelope, lambda res, err: answers.put((err, res)))
-            return term
+            return int(term)
 
         term = submit()
         while True:

@@ -136,7 +136,7 @@ class DurableJournal(JournalBase):  # type: ignore[misc]
         if self._shadow:
             pos = idx - self._shadow[0][0][1]
             if 0 <= pos < len(self._shadow) and self._shadow[pos][0] == entry:
-                if pos == 0 and self._shadow[0][1] == self._end:
+                if pos == 0 and self._shadow[0][1] == self._end:  # type: ignore[has-type]
                     # re-sent entry identical to the one on disk: take it back, no write
                     _, offset, end = self._shadow.pop(0)
                     self._entries.append(entry)

@@ -205,7 +205,7 @@ class SnapshotSerializer(Serializer):  # type: ignore[misc]
         self.background = BackgroundSnapshot(file_name, owner)
 
     def serialize(self, data: Any, id: Any) -> None:  # noqa: A002 (pysyncobj's name)
-        if self._Serializer__pid != 0:
+        if self._Serializer__pid != 0:  # type: ignore[has-type]
             return
         data = (*data[:3], self._members_at(data[1][1]))
         writer = self._begin_snapshot()
@@ -259,7 +259,7 @@ class OverlapNotices(logging.Filter):
             and isinstance(record.args, tuple)
             and len(record.args) == 2
         ):
-            self._journal.expect_overlap(int(record.args[0]), int(record.args[1]))
+            self._journal.expect_overlap(int(record.args[0]), int(record.args[1]))  # type: ignore[call-overload]
             return False
         return True
 
@@ -334,7 +334,7 @@ class Node(MembershipNode):
     def role(self) -> str:
         state = getattr(self, "_SyncObj__raftState", None)
         return {_RAFT_STATE.FOLLOWER: "follower", _RAFT_STATE.CANDIDATE: "candidate", _RAFT_STATE.LEADER: "leader"}.get(
-            state, "unknown"  # type: ignore[arg-type]
+            state, "unknown"
         )
 
     def log_size(self) -> int:
@@ -352,7 +352,7 @@ class Node(MembershipNode):
         if (
             self._SyncObj__raftState != _RAFT_STATE.LEADER
             and self._SyncObj__otherNodes
-            and self._SyncObj__raftElectionDeadline < pysyncobj_clock()
+            and self._SyncObj__raftElectionDeadline < pysyncobj_clock()  # type: ignore[has-type]
         ):
             if self._rsm_pre_vote_won:
                 self._rsm_pre_vote_won = False  # pysyncobj starts the election in this tick
@@ -414,7 +414,7 @@ class Node(MembershipNode):
             self._SyncObj__setState(_RAFT_STATE.FOLLOWER)
             self._SyncObj__raftLeader = None
 
-    @replicated
+    @replicated  # type: ignore[untyped-decorator]
     def _rsm_apply(self, command: bytes) -> bytes | None:
         # pysyncobj increments raftLastApplied right after this returns.
         return self._rsm_options.on_apply(self.raftLastApplied + 1, command)

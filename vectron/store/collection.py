@@ -26,7 +26,7 @@ import threading
 from collections.abc import Iterator, Mapping, Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, cast
 
 import lmdb
 import numpy as np
@@ -192,7 +192,7 @@ class Collection(SearchPlanner):
                 # Dropped, not env.close(): a reader thread may still be freeing its last
                 # transaction object, and py-lmdb can crash if the env closes meanwhile.
                 # The env closes itself when its last reference goes (at once, normally).
-                self._env = None  # type: ignore[assignment]
+                self._env = None
                 self._closed = True
 
     @contextlib.contextmanager
@@ -247,7 +247,7 @@ class Collection(SearchPlanner):
 
     def _apply_op(self, txn: lmdb.Transaction, op: WriteOp, effects: _BatchEffects) -> int:
         if isinstance(op, Upsert):
-            for pid, vector, payload in zip(op.ids, op.vectors, op.payloads):  # type: ignore[arg-type]
+            for pid, vector, encoded in zip(op.ids, op.vectors, cast("list[bytes]", op.payloads)):  # encoded by prepare()
                 key = encode_id(pid)
                 found = txn.get(key, db=self._db["ids"])
                 if found is None:
@@ -261,13 +261,13 @@ class Collection(SearchPlanner):
                     if old is not None and old == vector.tobytes() and label not in effects.vectors:
                         # the same vector again: the graph keeps it (hnswlib re-links an
                         # updated point's neighbourhood, ~15x the cost of a fresh insert)
-                        txn.put(encode_label(label), payload, db=self._db["payloads"])
-                        effects.payloads[label] = _load_payload(payload) if self._field_indexes else {}
+                        txn.put(encode_label(label), encoded, db=self._db["payloads"])
+                        effects.payloads[label] = load_payload(encoded) if self._field_indexes else {}
                         continue
                 txn.put(encode_label(label), vector.tobytes(), db=self._db["vectors"])
-                txn.put(encode_label(label), payload, db=self._db["payloads"])
+                txn.put(encode_label(label), encoded, db=self._db["payloads"])
                 effects.vectors[label] = vector
-                effects.payloads[label] = load_payload(payload) if self._field_indexes else {}
+                effects.payloads[label] = load_payload(encoded) if self._field_indexes else {}
             return len(op.ids)
         if isinstance(op, Delete):
             if op.ids is not None:
@@ -275,6 +275,7 @@ class Collection(SearchPlanner):
             else:
                 cond = compile_filter(op.filter)
                 touched = effects.vectors.keys() | effects.payloads.keys()
+                assert cond is not None  # prepare() refused a delete with neither ids nor a filter
                 keys = self._keys_matching(txn, cond, self._indexed(op.filter, cond), touched)
             deleted = 0
             for key in keys:
@@ -453,7 +454,8 @@ class Collection(SearchPlanner):
         cond = compile_filter(filter)
         with self._reading() as txn:
             if cond is None:
-                return txn.stat(self._db["ids"])["entries"]
+                entries: int = txn.stat(self._db["ids"])["entries"]
+                return entries
             found = self._indexed(filter, cond)
             if found is not None and found.exact:
                 return len(found.labels)

@@ -65,7 +65,8 @@ def encode_id(pid: PointId) -> bytes:
 
 def decode_id(key: bytes) -> PointId:
     if key[:1] == _INT_TAG:
-        return _U64.unpack(key[1:])[0]
+        number: int = _U64.unpack(key[1:])[0]
+        return number
     return bytes(key[1:]).decode("utf-8")
 
 
@@ -74,4 +75,5 @@ def encode_label(label: int) -> bytes:
 
 
 def decode_label(key: bytes) -> int:
-    return _U64.unpack(key)[0]
+    label: int = _U64.unpack(key)[0]
+    return label

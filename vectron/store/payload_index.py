@@ -44,12 +44,12 @@ class FieldIndex:
             return
         self._values_of_label[label] = list(keys)
         for value_key in keys:
-            holders = self._postings.get(value_key)
-            if holders is None:
+            existing = self._postings.get(value_key)
+            if existing is None:
                 self._postings[value_key] = {label}
                 self._sorted_numbers = None
             else:
-                holders.add(label)
+                existing.add(label)
 
     def lookup_values(self, values: list[Any]) -> set[int] | None:
         """Labels holding any of ``values``; ``None`` if this index cannot answer exactly."""

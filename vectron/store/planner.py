@@ -51,7 +51,8 @@ Rows = list[list[tuple[int, float]]]  # per query: (label, score), best first
 def scores_from_distances(distance: str, dists: np.ndarray) -> np.ndarray:
     """hnswlib distances -> the store's scores (similarity for cosine/dot, distance for euclid)."""
     if distance == "euclid":
-        return np.sqrt(np.maximum(dists, 0))
+        out: np.ndarray = np.sqrt(np.maximum(dists, 0))
+        return out
     return 1.0 - dists
 
 
@@ -154,7 +155,7 @@ class SearchPlanner:
                 self._index.set_ef(ef)
                 return self._search_all(queries, k, score_threshold, with_payload, with_vector)
         with self._reading() as txn:
-            hits = self._filtered_search(txn, queries, k, max(ef, k), filter, cond)
+            hits = self._filtered_search(txn, queries, k, max(ef, k), filter or {}, cond)
             # resolved against a transaction begun under the index lock: it is the published state or one
             # batch newer, so a label's payload belongs to the point the in-memory ids name (or is gone)
             with self._rw.read(), self._env.begin(db=self._db["payloads"]) as current:
@@ -338,7 +339,7 @@ class SearchPlanner:
         """
         ids = self._ids
         if not with_payload:
-            return [[ScoredPoint(ids[label], score) for label, score in row if ids[label] is not None] for row in rows]
+            return [[ScoredPoint(pid, score) for label, score in row if (pid := ids[label]) is not None] for row in rows]
         get, pack = txn.get, U64.pack
         decoded: dict[int, dict[str, Any]] = {}
         out = []

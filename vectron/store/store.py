@@ -21,7 +21,8 @@ from typing import Any
 
 from vectron.errors import CollectionAlreadyExists, CollectionNotFound, InvalidArgument, StorageError
 from vectron.store.collection import Collection
-from vectron.store.types import DISTANCES, CollectionConfig
+from vectron.limits import DISTANCES
+from vectron.store.types import CollectionConfig
 from vectron.store.validation import MAX_DIMENSION, check_hnsw, check_int, check_name
 
 __all__ = ["MAX_DIMENSION", "Store", "check_hnsw", "check_name", "open"]  # check_* and MAX_DIMENSION: used by placement

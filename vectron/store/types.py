@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -10,7 +11,6 @@ import numpy as np
 from vectron.store.ids import PointId
 from vectron.store.vector_index import HnswParams
 
-from vectron.limits import DISTANCES  # noqa: E402,F401
 
 
 @dataclass(frozen=True)
@@ -65,14 +65,14 @@ class ScoredPoint:
 
 @dataclass(frozen=True)
 class Upsert:
-    ids: list[PointId]
+    ids: Sequence[PointId]
     vectors: Any
-    payloads: list[dict[str, Any] | None] | None = None
+    payloads: Sequence[dict[str, Any] | None] | None = None
 
 
 @dataclass(frozen=True)
 class Delete:
-    ids: list[PointId] | None = None
+    ids: Sequence[PointId] | None = None
     filter: dict[str, Any] | None = None
 
 
@@ -80,20 +80,20 @@ class Delete:
 class SetPayload:
     """Merge ``payload`` into each point's payload (top-level keys)."""
 
-    ids: list[PointId]
+    ids: Sequence[PointId]
     payload: dict[str, Any]
 
 
 @dataclass(frozen=True)
 class OverwritePayload:
-    ids: list[PointId]
+    ids: Sequence[PointId]
     payload: dict[str, Any]
 
 
 @dataclass(frozen=True)
 class DeletePayloadKeys:
-    ids: list[PointId]
-    keys: list[str]
+    ids: Sequence[PointId]
+    keys: Sequence[str]
 
 
 WriteOp = Upsert | Delete | SetPayload | OverwritePayload | DeletePayloadKeys

@@ -55,13 +55,13 @@ class VectorIndex:
 
     @property
     def ef(self) -> int:
-        return self._index.ef
+        return int(self._index.ef)
 
     def set_ef(self, ef: int) -> None:
         self._index.set_ef(ef)
 
     def __len__(self) -> int:
-        return self._index.element_count
+        return int(self._index.element_count)
 
     def add(self, labels: np.ndarray, vectors: np.ndarray) -> None:
         """Add or update ``labels`` with ``vectors`` (shape (n, d), float32)."""
@@ -97,7 +97,8 @@ class VectorIndex:
         self, queries: np.ndarray, k: int, *, allowed: object = None, threads: int = -1
     ) -> tuple[np.ndarray, np.ndarray]:
         """Labels and hnswlib distances, each (n, k). Raises RuntimeError when fewer than k are reachable."""
-        return self._index.knn_query(queries, k=k, num_threads=threads, filter=allowed)
+        found: tuple[np.ndarray, np.ndarray] = self._index.knn_query(queries, k=k, num_threads=threads, filter=allowed)
+        return found
 
     def vectors(self, labels: list[int] | np.ndarray) -> np.ndarray:
         """The stored vectors (normalised for cosine, as the index keeps them)."""
