@@ -28,6 +28,7 @@ answer says so.
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 import uuid
@@ -49,7 +50,7 @@ from vectron.errors import (
     Unavailable,
     VectronError,
 )
-from vectron.limits import MAX_BATCH_POINTS
+from vectron.limits import MAX_BATCH_POINTS, MAX_PAYLOAD_BYTES, MAX_RESPONSE_BYTES, MAX_SEARCH_HITS, estimated_answer_bytes, request_cost
 from vectron.services.auth.api_keys import ApiKeyCache
 from vectron.services.auth.model import ApiKeyInfo, CreatedKey, LoginResult, Plan, User
 from vectron.services.gateway import models as m
@@ -131,6 +132,20 @@ def _check_vector(vector: Sequence[float], info: placement_pb2.CollectionInfo, w
         raise InvalidArgument(f"{where}: a zero vector has no cosine similarity", field=where)
 
 
+def _check_answer(items: int, dimension: int, with_vector: bool, field: str, found: Sequence[Any] = ()) -> None:
+    """Refuse (400 naming ``field``) an answer over MAX_RESPONSE_BYTES: before the work from
+    the number of items and their vectors, after it with the payloads found too."""
+    size = estimated_answer_bytes(items, dimension, with_vector)
+    if found and size + len(found) * MAX_PAYLOAD_BYTES > MAX_RESPONSE_BYTES:  # only then are payloads worth measuring
+        size += sum(len(json.dumps(x.payload, separators=(",", ":"))) for x in found if x.payload)
+    if size > MAX_RESPONSE_BYTES:
+        raise InvalidArgument(
+            f"{field}: the answer would be about {size} bytes, over the {MAX_RESPONSE_BYTES} a request may produce; "
+            "ask for fewer items, or without vectors or payloads",
+            field=field,
+        )
+
+
 class Gateway:
     """The one internal API of the gateway (see the module docstring)."""
 
@@ -171,8 +186,10 @@ class Gateway:
         assert token is not None
         return token
 
-    def authorize(self, api_key: str | None, *, write: bool = False) -> Principal:
-        """Validate an API key (cached), apply its rate limit, check its scope."""
+    def check_key(self, api_key: str | None) -> Any:
+        """The cached validation of a live API key of an enabled account; Unauthenticated
+        (no key, a session token, an unknown or revoked key) or PermissionDenied (the
+        account is disabled) otherwise. Also what the edges call before reading a body."""
         kind = _bearer_kind(api_key)
         if kind == "none":
             raise Unauthenticated("an API key is required: Authorization: Bearer vk_...")
@@ -180,12 +197,21 @@ class Gateway:
             raise Unauthenticated("data routes take an API key, not a session token")
         assert api_key is not None
         v = self.keys.get(api_key)
+        if getattr(v, "disabled", False):
+            raise PermissionDenied("this account is disabled; ask an administrator")
         if not v.valid or v.plan is None:
             raise Unauthenticated("invalid or revoked API key")
-        wait = self.limiter.acquire(v.key_id, v.plan.requests_per_second)
+        return v
+
+    def authorize(self, api_key: str | None, *, write: bool = False, cost: int = 1) -> Principal:
+        """Validate an API key (cached), charge the request's cost to its account's rate
+        limit (all the account's keys share one bucket per gateway), check its scope."""
+        v = self.check_key(api_key)
+        wait = self.limiter.acquire(v.user_id, v.plan.requests_per_second, cost)
         if wait > 0:
             raise RateLimited(
-                f"rate limit of plan {v.plan.name!r} ({v.plan.requests_per_second} requests/s) exceeded",
+                f"rate limit of plan {v.plan.name!r} ({v.plan.requests_per_second} units/s per account; this request "
+                f"costs {cost}) exceeded",
                 retry_after=wait,
             )
         if write and v.scope == "read-only":
@@ -276,7 +302,7 @@ class Gateway:
     # -- points ----------------------------------------------------------------------
     def upsert(self, api_key: str | None, name: str, req: m.UpsertRequest) -> int:
         """The number of points written (all of them, or an error)."""
-        p = self.authorize(api_key, write=True)
+        p = self.authorize(api_key, write=True, cost=request_cost(points=len(req.points)))
         info = self.routing.get(p.user_id, name).collection
         points = req.points
         if len(points) > self.config.max_batch_points:
@@ -313,8 +339,9 @@ class Gateway:
 
     def get_points(self, api_key: str | None, name: str, req: m.GetPointsRequest) -> list[Point]:
         """The points found, in the order asked (missing ids absent)."""
-        p = self.authorize(api_key)
+        p = self.authorize(api_key, cost=request_cost(points=len(req.ids)))
         info = self.routing.get(p.user_id, name).collection
+        _check_answer(len(req.ids), info.dimension, req.with_vector, "ids")
         groups = group_by_shard(req.ids, info.shard_count, info.hash_scheme)
 
         def fetch(ids: list[PointId]) -> Callable[[WorkerClient, ShardTarget, float], list[Point]]:
@@ -329,6 +356,7 @@ class Gateway:
             if isinstance(r, VectronError):
                 raise r
             found.extend(r)
+        _check_answer(len(found), info.dimension, req.with_vector, "ids", found)
         return in_order(found, req.ids)
 
     def get_point(self, api_key: str | None, name: str, point_id: PointId, *, with_vector: bool = True) -> Point:
@@ -339,7 +367,7 @@ class Gateway:
 
     def delete_points(self, api_key: str | None, name: str, req: m.DeletePointsRequest) -> int:
         """The number of points deleted."""
-        p = self.authorize(api_key, write=True)
+        p = self.authorize(api_key, write=True, cost=request_cost(points=len(req.ids or ())))
         if (req.ids is None) == (req.filter is None):
             raise InvalidArgument("give either ids or a filter", field="ids")
         info = self.routing.get(p.user_id, name).collection
@@ -360,7 +388,7 @@ class Gateway:
 
     def set_payload(self, api_key: str | None, name: str, req: m.SetPayloadRequest) -> int:
         """The number of points updated."""
-        p = self.authorize(api_key, write=True)
+        p = self.authorize(api_key, write=True, cost=request_cost(points=len(req.ids)))
         info = self.routing.get(p.user_id, name).collection
         payload_json = payload_to_json(req.payload, "payload")
         ids_by_shard = {s: [req.ids[i] for i in idx] for s, idx in group_by_shard(req.ids, info.shard_count, info.hash_scheme).items()}
@@ -392,8 +420,9 @@ class Gateway:
         return self._count_all(p.user_id, name, req.filter, req.consistency)
 
     def scroll(self, api_key: str | None, name: str, req: m.ScrollRequest) -> Page:
-        p = self.authorize(api_key)
+        p = self.authorize(api_key, cost=request_cost(points=req.limit))
         table = self.routing.get(p.user_id, name)
+        _check_answer(req.limit, table.collection.dimension, req.with_vector, "limit")
         filter_json = checked_filter(req.filter)
 
         def fetch(client: WorkerClient, shard: ShardTarget, timeout: float) -> tuple[list[Point], PointId | None]:
@@ -407,7 +436,9 @@ class Gateway:
             if isinstance(r, VectronError):
                 raise r
             pages.append(r)
-        return Page(*scroll_page(pages, req.limit))
+        page = Page(*scroll_page(pages, req.limit))
+        _check_answer(len(page.points), table.collection.dimension, req.with_vector, "limit", page.points)
+        return page
 
     # -- search ----------------------------------------------------------------------
     def search(self, api_key: str | None, name: str, req: m.SearchRequest) -> SearchResult:
@@ -415,7 +446,7 @@ class Gateway:
         return self._search(p, name, [req])
 
     def search_batch(self, api_key: str | None, name: str, req: m.SearchBatchRequest) -> SearchResult:
-        p = self.authorize(api_key)
+        p = self.authorize(api_key, cost=request_cost(queries=len(req.searches)))
         return self._search(p, name, req.searches)
 
     def _search(self, p: Principal, name: str, reqs: Sequence[m.SearchRequest]) -> SearchResult:
@@ -423,6 +454,14 @@ class Gateway:
         info = table.collection
         for i, r in enumerate(reqs):
             _check_vector(r.vector, info, "vector" if len(reqs) == 1 else f"searches[{i}].vector")
+        where = "top_k" if len(reqs) == 1 else "searches"
+        hits = sum(r.top_k for r in reqs)
+        if hits > MAX_SEARCH_HITS:
+            raise InvalidArgument(
+                f"{where}: {len(reqs)} queries asking {hits} hits in all (the sum of top_k); at most {MAX_SEARCH_HITS} "
+                "per request", field=where,
+            )
+        _check_answer(sum(r.top_k for r in reqs if r.with_vector), info.dimension, True, where)
         # searches sharing their parameters travel together: one request per shard per group
         groups: dict[SearchSpec, list[int]] = {}
         for i, r in enumerate(reqs):
@@ -454,6 +493,7 @@ class Gateway:
             for pos, i in enumerate(idx):
                 hits = [h for rows in answered for h in rows[pos]]
                 out[i] = top_k(hits, reqs[i].top_k, info.distance, reqs[i].score_threshold)
+        _check_answer(sum(map(len, out)), info.dimension, any(r.with_vector for r in reqs), where, [h for row in out for h in row])
         return SearchResult(out, sorted(failed_shards))
 
     # -- health ----------------------------------------------------------------------
