@@ -32,7 +32,7 @@ def test_client_flows(stack: Stack) -> None:
     user = admin.register("c@example.com", "correct horse battery")
     session = admin.login("c@example.com", "correct horse battery")
     assert session.user == user and admin.profile() == user
-    created = admin.create_key("sdk", plan="unlimited")
+    created = admin.create_key("sdk")
     assert [k.id for k in admin.list_keys()] == [created.api_key.id]
     db = vectron.Client(stack.url, api_key=created.key)
     col = db.create_collection("docs", 3, "cosine", shards=3)
@@ -83,7 +83,7 @@ def test_cli_flows(stack: Stack, tmp_path: pathlib.Path) -> None:
     run("login", "cli@example.com", "--password", "correct horse battery")
     cfg = tmp_path / "cfg" / "credentials.json"
     assert stat.S_IMODE(os.stat(cfg).st_mode) == 0o600
-    key = run("keys", "create", "cli", "--plan", "unlimited", "--save").splitlines()[0]
+    key = run("keys", "create", "cli", "--save").splitlines()[0]
     assert key.startswith("vk_") and json.loads(cfg.read_text())[stack.url]["api_key"] == key
     assert "cli\tunlimited" in run("keys", "list")
     run("collections", "create", "docs", "--dimension", "4", "--shards", "2")

@@ -126,6 +126,10 @@ def _load_config(ctx: click.Context, param: click.Parameter, value: str | None) 
 @click.option("--raft-compaction-entries", type=click.IntRange(1), default=None,
               help="every Raft group (auth, placement, each shard replica): take a snapshot and compact the log "
                    "once it holds more than this many entries (default: 5000; small values force snapshot installs)")
+@click.option("--admin-emails", default="", help="auth: comma list of the emails of the accounts that may administer "
+              "(set plans, disable, enable, list and delete users)")
+@click.option("--default-plan", type=click.Choice(["free", "pro", "unlimited"]), default="free", show_default=True,
+              help="auth: the plan of a new account")
 @click.option("--log-level", default="INFO", show_default=True,
               type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False))
 def main(
@@ -158,6 +162,8 @@ def main(
     default_shards: int,
     default_replication_factor: int,
     raft_compaction_entries: int | None,
+    admin_emails: str,
+    default_plan: str,
     log_level: str,
 ) -> None:
     """Run a Vectron node."""
@@ -180,7 +186,7 @@ def main(
             auth_nodes=parse_list(auth_nodes), placement_nodes=parse_list(placement_addrs),
             jwt_secret_file=jwt_secret_file, cluster_password=cluster_password, bcrypt_rounds=bcrypt_rounds,
             session_ttl=session_ttl, default_shards=default_shards, default_replication_factor=default_replication_factor,
-            raft_compaction_entries=raft_compaction_entries,
+            raft_compaction_entries=raft_compaction_entries, admin_emails=parse_list(admin_emails), default_plan=default_plan,
         ))
         return
     (only_role,) = roles
@@ -223,7 +229,10 @@ def main(
         grpc_listen=grpc_listen,
         jwt_secret=secret,
         cluster_password=cluster_password,
-        config=AuthConfig(bcrypt_rounds=bcrypt_rounds, session_ttl_seconds=session_ttl),
+        config=AuthConfig(
+            bcrypt_rounds=bcrypt_rounds, session_ttl_seconds=session_ttl,
+            admin_emails=frozenset(e.strip() for e in admin_emails.split(",") if e.strip()), default_plan=default_plan,
+        ),
         status_file=os.path.join(data_dir, "status.json"),
         raft_options=raft_opts,
     )

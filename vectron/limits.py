@@ -16,6 +16,7 @@ from __future__ import annotations
 import enum
 import json
 import re
+from collections.abc import Sequence
 from typing import Any
 
 from vectron.errors import InvalidArgument, PayloadTooLarge
@@ -39,6 +40,7 @@ __all__ = [
     "POINTS_PER_COST_UNIT",
     "request_cost",
     "estimated_answer_bytes",
+    "check_answer_size",
     "HNSW_LIMITS",
     "NAME_PATTERN",
     "MAX_NAME_CHARS",
@@ -162,3 +164,18 @@ def estimated_answer_bytes(items: int, dimension: int, with_vector: bool, payloa
     plus the payload bytes known so far)."""
     per_item = _BYTES_PER_ITEM + (dimension * _BYTES_PER_COMPONENT if with_vector else 0)
     return items * per_item + payload_bytes_total
+
+
+def check_answer_size(items: int, dimension: int, with_vector: bool, field: str, found: Sequence[Any] = ()) -> None:
+    """Refuse (InvalidArgument naming ``field``) an answer over MAX_RESPONSE_BYTES: before
+    the work from the number of items and their vectors; after it (``found``: hits or
+    points with a ``payload``) with their payloads too, measured only when they could matter."""
+    size = estimated_answer_bytes(items, dimension, with_vector)
+    if found and size + len(found) * MAX_PAYLOAD_BYTES > MAX_RESPONSE_BYTES:
+        size += sum(len(json.dumps(x.payload, separators=(",", ":"))) for x in found if x.payload)
+    if size > MAX_RESPONSE_BYTES:
+        raise InvalidArgument(
+            f"{field}: the answer would be about {size} bytes, over the {MAX_RESPONSE_BYTES} a request may produce; "
+            "ask for fewer items, or without vectors or payloads",
+            field=field,
+        )

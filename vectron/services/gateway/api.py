@@ -28,7 +28,6 @@ answer says so.
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 import uuid
@@ -50,10 +49,11 @@ from vectron.errors import (
     Unavailable,
     VectronError,
 )
-from vectron.limits import MAX_BATCH_POINTS, MAX_PAYLOAD_BYTES, MAX_RESPONSE_BYTES, MAX_SEARCH_HITS, estimated_answer_bytes, request_cost
+from vectron.limits import MAX_BATCH_POINTS, MAX_SEARCH_HITS, check_answer_size, request_cost
 from vectron.services.auth.api_keys import ApiKeyCache
 from vectron.services.auth.model import ApiKeyInfo, CreatedKey, LoginResult, Plan, User
 from vectron.services.gateway import models as m
+from vectron.services.gateway.admin import Admin, AdminBackend
 from vectron.services.gateway.convert import checked_filter
 from vectron.services.gateway.limits import TokenBucketLimiter
 from vectron.services.gateway.merge import in_order, scroll_page, top_k
@@ -70,16 +70,16 @@ __all__ = ["AuthBackend", "Gateway", "GatewayConfig", "Principal"]
 log = logging.getLogger(__name__)
 
 
-class AuthBackend(Protocol):
+class AuthBackend(AdminBackend, Protocol):
     """What the gateway needs of the auth service (AuthClient has exactly these methods)."""
 
-    def register_user(self, email: str, password: str) -> User: ...
+    def register_user(self, email: str, password: str, client_address: str = "") -> User: ...
 
-    def login(self, email: str, password: str) -> LoginResult: ...
+    def login(self, email: str, password: str, client_address: str = "") -> LoginResult: ...
 
     def get_user_profile(self, token: str) -> User: ...
 
-    def create_api_key(self, token: str, name: str, plan: str = "", scope: str = "") -> CreatedKey: ...
+    def create_api_key(self, token: str, name: str, scope: str = "") -> CreatedKey: ...
 
     def list_api_keys(self, token: str) -> list[ApiKeyInfo]: ...
 
@@ -132,20 +132,6 @@ def _check_vector(vector: Sequence[float], info: placement_pb2.CollectionInfo, w
         raise InvalidArgument(f"{where}: a zero vector has no cosine similarity", field=where)
 
 
-def _check_answer(items: int, dimension: int, with_vector: bool, field: str, found: Sequence[Any] = ()) -> None:
-    """Refuse (400 naming ``field``) an answer over MAX_RESPONSE_BYTES: before the work from
-    the number of items and their vectors, after it with the payloads found too."""
-    size = estimated_answer_bytes(items, dimension, with_vector)
-    if found and size + len(found) * MAX_PAYLOAD_BYTES > MAX_RESPONSE_BYTES:  # only then are payloads worth measuring
-        size += sum(len(json.dumps(x.payload, separators=(",", ":"))) for x in found if x.payload)
-    if size > MAX_RESPONSE_BYTES:
-        raise InvalidArgument(
-            f"{field}: the answer would be about {size} bytes, over the {MAX_RESPONSE_BYTES} a request may produce; "
-            "ask for fewer items, or without vectors or payloads",
-            field=field,
-        )
-
-
 class Gateway:
     """The one internal API of the gateway (see the module docstring)."""
 
@@ -166,6 +152,7 @@ class Gateway:
         self.keys = ApiKeyCache(auth.validate_api_key, ttl=self.config.key_cache_ttl, clock=clock)
         self.routing = RoutingCache(placement, ttl=self.config.routing_ttl, clock=clock)
         self.limiter = TokenBucketLimiter(clock=clock)
+        self.admin = Admin(auth, placement, self.routing, self.keys)
         self._pool = ThreadPoolExecutor(max_workers=self.config.fanout_threads, thread_name_prefix="fanout")
         policy = CallPolicy(call_timeout=self.config.call_timeout, attempts=self.config.retry_attempts, deadline=self.config.retry_deadline)
         self.shards = ShardCaller(self.routing, Router(), self.workers, self._pool, policy)
@@ -177,7 +164,7 @@ class Gateway:
 
     # -- credentials -----------------------------------------------------------------
     @staticmethod
-    def _session(token: str | None) -> str:
+    def session(token: str | None) -> str:
         kind = _bearer_kind(token)
         if kind == "none":
             raise Unauthenticated("a session token is required: Authorization: Bearer <token from login>")
@@ -219,23 +206,30 @@ class Gateway:
         return Principal(user_id=v.user_id, key_id=v.key_id, plan=v.plan, scope=v.scope)
 
     # -- accounts --------------------------------------------------------------------
-    def register(self, req: m.Credentials) -> User:
-        return self.auth.register_user(req.email, req.password)
+    def register(self, req: m.Credentials, client_address: str = "") -> User:
+        return self.auth.register_user(req.email, req.password, client_address)
 
-    def login(self, req: m.Credentials) -> LoginResult:
-        return self.auth.login(req.email, req.password)
+    def login(self, req: m.Credentials, client_address: str = "") -> LoginResult:
+        """``client_address``: the caller's address, for the login throttles (see auth/throttle.py)."""
+        return self.auth.login(req.email, req.password, client_address)
 
     def profile(self, token: str | None) -> User:
-        return self.auth.get_user_profile(self._session(token))
+        return self.auth.get_user_profile(self.session(token))
 
     def create_key(self, token: str | None, req: m.CreateKeyRequest) -> CreatedKey:
-        return self.auth.create_api_key(self._session(token), req.name, req.plan or "", req.scope or "")
+        token = self.session(token)
+        if req.plan is not None:
+            raise InvalidArgument(
+                "plan: a key has its account's plan; plans are set by an administrator, not when creating a key",
+                field="plan",
+            )
+        return self.auth.create_api_key(token, req.name, req.scope or "")
 
     def list_keys(self, token: str | None) -> list[ApiKeyInfo]:
-        return self.auth.list_api_keys(self._session(token))
+        return self.auth.list_api_keys(self.session(token))
 
     def revoke_key(self, token: str | None, key_id: str) -> ApiKeyInfo:
-        info = self.auth.revoke_api_key(self._session(token), key_id)
+        info = self.auth.revoke_api_key(self.session(token), key_id)
         self.keys.invalidate()  # this node forgets at once; others within the cache TTL
         return info
 
@@ -341,7 +335,7 @@ class Gateway:
         """The points found, in the order asked (missing ids absent)."""
         p = self.authorize(api_key, cost=request_cost(points=len(req.ids)))
         info = self.routing.get(p.user_id, name).collection
-        _check_answer(len(req.ids), info.dimension, req.with_vector, "ids")
+        check_answer_size(len(req.ids), info.dimension, req.with_vector, "ids")
         groups = group_by_shard(req.ids, info.shard_count, info.hash_scheme)
 
         def fetch(ids: list[PointId]) -> Callable[[WorkerClient, ShardTarget, float], list[Point]]:
@@ -356,7 +350,7 @@ class Gateway:
             if isinstance(r, VectronError):
                 raise r
             found.extend(r)
-        _check_answer(len(found), info.dimension, req.with_vector, "ids", found)
+        check_answer_size(len(found), info.dimension, req.with_vector, "ids", found)
         return in_order(found, req.ids)
 
     def get_point(self, api_key: str | None, name: str, point_id: PointId, *, with_vector: bool = True) -> Point:
@@ -422,7 +416,7 @@ class Gateway:
     def scroll(self, api_key: str | None, name: str, req: m.ScrollRequest) -> Page:
         p = self.authorize(api_key, cost=request_cost(points=req.limit))
         table = self.routing.get(p.user_id, name)
-        _check_answer(req.limit, table.collection.dimension, req.with_vector, "limit")
+        check_answer_size(req.limit, table.collection.dimension, req.with_vector, "limit")
         filter_json = checked_filter(req.filter)
 
         def fetch(client: WorkerClient, shard: ShardTarget, timeout: float) -> tuple[list[Point], PointId | None]:
@@ -437,7 +431,7 @@ class Gateway:
                 raise r
             pages.append(r)
         page = Page(*scroll_page(pages, req.limit))
-        _check_answer(len(page.points), table.collection.dimension, req.with_vector, "limit", page.points)
+        check_answer_size(len(page.points), table.collection.dimension, req.with_vector, "limit", page.points)
         return page
 
     # -- search ----------------------------------------------------------------------
@@ -461,7 +455,7 @@ class Gateway:
                 f"{where}: {len(reqs)} queries asking {hits} hits in all (the sum of top_k); at most {MAX_SEARCH_HITS} "
                 "per request", field=where,
             )
-        _check_answer(sum(r.top_k for r in reqs if r.with_vector), info.dimension, True, where)
+        check_answer_size(sum(r.top_k for r in reqs if r.with_vector), info.dimension, True, where)
         # searches sharing their parameters travel together: one request per shard per group
         groups: dict[SearchSpec, list[int]] = {}
         for i, r in enumerate(reqs):
@@ -493,7 +487,7 @@ class Gateway:
             for pos, i in enumerate(idx):
                 hits = [h for rows in answered for h in rows[pos]]
                 out[i] = top_k(hits, reqs[i].top_k, info.distance, reqs[i].score_threshold)
-        _check_answer(sum(map(len, out)), info.dimension, any(r.with_vector for r in reqs), where, [h for row in out for h in row])
+        check_answer_size(sum(map(len, out)), info.dimension, any(r.with_vector for r in reqs), where, [h for row in out for h in row])
         return SearchResult(out, sorted(failed_shards))
 
     # -- health ----------------------------------------------------------------------

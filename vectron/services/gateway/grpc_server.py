@@ -22,7 +22,7 @@ from pydantic import BaseModel, ValidationError
 
 from vectron.errors import InvalidArgument, VectronError
 from vectron.services.gateway import models as m
-from vectron.errors import PartialWrite, RateLimited
+from vectron.errors import PartialWrite, RateLimited, ResourceExhausted
 from vectron.services.auth.model import ApiKeyInfo, User
 from vectron.services.gateway.api import Gateway
 from vectron.services.gateway.results import CollectionDetail
@@ -48,6 +48,15 @@ def _credential(context: grpc.ServicerContext) -> str | None:
             scheme, _, token = str(value).strip().partition(" ")
             return token.strip() if scheme.lower() == "bearer" and token.strip() else None
     return None
+
+
+def _peer_host(context: grpc.ServicerContext) -> str:
+    """The client's address from ``context.peer()`` (``ipv4:1.2.3.4:5678``, ``ipv6:[::1]:5678``)."""
+    peer = context.peer() or ""
+    kind, _, rest = peer.partition(":")
+    if kind in ("ipv4", "ipv6"):
+        return rest.rpartition(":")[0].strip("[]")
+    return peer
 
 
 def _model(cls: type[M], data: dict[str, Any]) -> M:
@@ -86,7 +95,7 @@ def _hit(h: Hit) -> points_pb2.ScoredPoint:
 
 
 def _user(u: User) -> pb.UserView:
-    return pb.UserView(id=u.user_id, email=u.email, created_at=m.ms_to_iso(u.created_at_ms))
+    return pb.UserView(id=u.user_id, email=u.email, created_at=m.ms_to_iso(u.created_at_ms), plan=u.plan, disabled=u.disabled)
 
 
 def _key(k: ApiKeyInfo) -> pb.KeyView:
@@ -143,9 +152,10 @@ def _rpc(operation: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
             status = "OK"
             try:
                 return method(self, request, context)
-            except RateLimited as exc:
+            except ResourceExhausted as exc:  # every one says when to come back (plan limits: a minute)
                 status = exc.grpc_code
-                trailers = [(ERROR_CODE_KEY, exc.code), ("retry-after", str(max(1, math.ceil(exc.retry_after))))]
+                wait = exc.retry_after if isinstance(exc, RateLimited) else 60
+                trailers = [(ERROR_CODE_KEY, exc.code), ("retry-after", str(max(1, math.ceil(wait))))]
                 if exc.field:
                     trailers.append((ERROR_FIELD_KEY, exc.field))
                 context.set_trailing_metadata(tuple(trailers))
@@ -185,11 +195,11 @@ class VectronServicer(gateway_pb2_grpc.VectronServiceServicer):
     @_rpc("register")
     def Register(self, request: pb.Credentials, context: grpc.ServicerContext) -> pb.UserReply:
         body = _model(m.Credentials, {"email": request.email, "password": request.password})
-        return pb.UserReply(user=_user(self.g.register(body)))
+        return pb.UserReply(user=_user(self.g.register(body, _peer_host(context))))
 
     @_rpc("login")
     def Login(self, request: pb.Credentials, context: grpc.ServicerContext) -> pb.LoginReply:
-        r = self.g.login(_model(m.Credentials, {"email": request.email, "password": request.password}))
+        r = self.g.login(_model(m.Credentials, {"email": request.email, "password": request.password}), _peer_host(context))
         return pb.LoginReply(token=r.token, expires_at=m.ms_to_iso(r.expires_at_ms), user=_user(r.user))
 
     @_rpc("profile")
@@ -209,6 +219,26 @@ class VectronServicer(gateway_pb2_grpc.VectronServiceServicer):
     @_rpc("revoke_key")
     def RevokeKey(self, request: pb.RevokeKeyRequest, context: grpc.ServicerContext) -> pb.KeyReply:
         return pb.KeyReply(api_key=_key(self.g.revoke_key(_credential(context), request.key_id)))
+
+    # -- administration ----------------------------------------------------------------
+    @_rpc("admin_list_users")
+    def AdminListUsers(self, request: pb.ListUsersSpec, context: grpc.ServicerContext) -> pb.AdminUsersReply:
+        users, nxt = self.g.admin.list_users(self.g.session(_credential(context)), request.after, request.limit)
+        return pb.AdminUsersReply(users=[_user(u) for u in users], next_after=nxt)
+
+    @_rpc("admin_set_plan")
+    def AdminSetPlan(self, request: pb.SetPlanSpec, context: grpc.ServicerContext) -> pb.UserReply:
+        return pb.UserReply(user=_user(self.g.admin.set_plan(self.g.session(_credential(context)), request.user, request.plan)))
+
+    @_rpc("admin_set_disabled")
+    def AdminSetDisabled(self, request: pb.SetDisabledSpec, context: grpc.ServicerContext) -> pb.UserReply:
+        user = self.g.admin.set_disabled(self.g.session(_credential(context)), request.user, request.disabled)
+        return pb.UserReply(user=_user(user))
+
+    @_rpc("admin_delete_user")
+    def AdminDeleteUser(self, request: pb.DeleteUserSpec, context: grpc.ServicerContext) -> pb.AdminDeleteReply:
+        user, dropped = self.g.admin.delete_user(self.g.session(_credential(context)), request.user)
+        return pb.AdminDeleteReply(user=_user(user), collections_dropped=dropped)
 
     # -- collections -------------------------------------------------------------------
     @_rpc("create_collection")

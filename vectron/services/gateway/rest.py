@@ -15,7 +15,7 @@ import math
 import time
 from typing import Any
 
-from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi import APIRouter, Depends, FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -157,6 +157,11 @@ def _fast(model: BaseModel, *, exclude_none: bool = False) -> Response:
     return Response(model.model_dump_json(exclude_none=exclude_none), media_type="application/json")
 
 
+def _client_address(request: Request) -> str:
+    """The peer's address (never a header a client could forge)."""
+    return request.client.host if request.client else ""
+
+
 def _point_id(raw: str) -> int | str:
     """A path id: digits are an integer id (use POST .../points/get for a string id of digits)."""
     return int(raw) if raw.isdigit() and int(raw) < MAX_INT_ID else raw
@@ -179,8 +184,8 @@ def create_app(gateway: Gateway, *, metrics: GatewayMetrics | None = None, max_b
     @app.exception_handler(VectronError)
     async def on_vectron_error(request: Request, exc: VectronError) -> JSONResponse:
         headers = None
-        if isinstance(exc, RateLimited):
-            headers = {"Retry-After": str(max(1, math.ceil(exc.retry_after)))}
+        if exc.http_status == 429:  # every 429 says when to come back (plan limits: a minute)
+            headers = {"Retry-After": str(max(1, math.ceil(exc.retry_after if isinstance(exc, RateLimited) else 60)))}
         if exc.http_status >= 500:
             log.warning("%s %s: %s", request.method, request.url.path, exc.message)
         return _error(exc.http_status, exc.to_dict(), headers)
@@ -215,12 +220,12 @@ def create_app(gateway: Gateway, *, metrics: GatewayMetrics | None = None, max_b
 
     # -- accounts ------------------------------------------------------------------------
     @api.post("/users/register", status_code=201, response_model=m.UserResponse, tags=["account"])
-    def register(body: m.Credentials) -> m.UserResponse:
-        return m.UserResponse(user=c.user_out(g.register(body)))
+    def register(body: m.Credentials, request: Request) -> m.UserResponse:
+        return m.UserResponse(user=c.user_out(g.register(body, _client_address(request))))
 
     @api.post("/users/login", response_model=m.LoginResponse, tags=["account"])
-    def login(body: m.Credentials) -> m.LoginResponse:
-        r = g.login(body)
+    def login(body: m.Credentials, request: Request) -> m.LoginResponse:
+        r = g.login(body, _client_address(request))
         return m.LoginResponse(token=r.token, expires_at=m.ms_to_iso(r.expires_at_ms), user=c.user_out(r.user))
 
     @api.get("/user/profile", response_model=m.UserResponse, tags=["account"])
@@ -239,6 +244,31 @@ def create_app(gateway: Gateway, *, metrics: GatewayMetrics | None = None, max_b
     @api.delete("/keys/{key_id}", response_model=m.ApiKeyResponse, tags=["account"])
     def revoke_key(key_id: str, token: str | None = Depends(_session)) -> m.ApiKeyResponse:
         return m.ApiKeyResponse(api_key=c.key_out(g.revoke_key(token, key_id)))
+
+    # -- administration (the session of an admin) ----------------------------------------
+    @api.get("/admin/users", response_model=m.UserList, response_model_exclude_none=True, tags=["admin"])
+    def admin_list_users(
+        after: str = Query("", max_length=320), limit: int = Query(100, ge=1, le=1000), token: str | None = Depends(_session)
+    ) -> m.UserList:
+        users, nxt = g.admin.list_users(g.session(token), after, limit)
+        return m.UserList(users=[c.user_out(u) for u in users], next_after=nxt or None)
+
+    @api.put("/admin/users/{user}/plan", response_model=m.UserResponse, tags=["admin"])
+    def admin_set_plan(user: str, body: m.SetPlanRequest, token: str | None = Depends(_session)) -> m.UserResponse:
+        return m.UserResponse(user=c.user_out(g.admin.set_plan(g.session(token), user, body.plan)))
+
+    @api.post("/admin/users/{user}/disable", response_model=m.UserResponse, tags=["admin"])
+    def admin_disable(user: str, token: str | None = Depends(_session)) -> m.UserResponse:
+        return m.UserResponse(user=c.user_out(g.admin.set_disabled(g.session(token), user, True)))
+
+    @api.post("/admin/users/{user}/enable", response_model=m.UserResponse, tags=["admin"])
+    def admin_enable(user: str, token: str | None = Depends(_session)) -> m.UserResponse:
+        return m.UserResponse(user=c.user_out(g.admin.set_disabled(g.session(token), user, False)))
+
+    @api.delete("/admin/users/{user}", response_model=m.DeletedUserResponse, tags=["admin"])
+    def admin_delete_user(user: str, token: str | None = Depends(_session)) -> m.DeletedUserResponse:
+        deleted, dropped = g.admin.delete_user(g.session(token), user)
+        return m.DeletedUserResponse(user=c.user_out(deleted), collections_dropped=dropped)
 
     # -- collections ---------------------------------------------------------------------
     @api.put("/collections/{collection}", status_code=201, response_model=m.CollectionResponse, response_model_exclude_none=True, tags=["collections"])
