@@ -21,6 +21,7 @@ import pytest
 
 from vectron.services.auth.grpc_server import SERVICE_NAME as AUTH_SERVICE, AuthServicer
 from vectron.services.gateway.api import GatewayConfig
+from vectron.services.gateway.edge import EdgeLimits
 from vectron.services.gateway.node import GatewayNode, serve_gateway
 from vectron.services.placement.grpc_server import SERVICE_NAME as PLACEMENT_SERVICE, PlacementServicer
 from vectron.services.serving import GrpcServer, start_grpc_server
@@ -103,7 +104,7 @@ def build_stack(tmp: pathlib.Path, *, workers: int = 2, config: GatewayConfig | 
         rest_listen="127.0.0.1:0",
         grpc_listen="127.0.0.1:0",
         config=config or GatewayConfig(retry_deadline=3.0, retry_attempts=4, default_shards=3),
-        max_body_bytes=1 << 20,
+        limits=EdgeLimits(max_body_bytes=1 << 20),
     )
     http = httpx.Client(base_url=node.url, timeout=30)
     return Stack(node=node, workers=list(cluster.workers.values()), http=http, servers=servers, closers=closers)

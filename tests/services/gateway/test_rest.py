@@ -326,7 +326,7 @@ def test_documents_and_health(stack: Stack) -> None:
     assert http.get("/docs").status_code == 200
     assert http.get("/healthz").json()["status"] == "ok"
     assert http.get("/readyz").json()["status"] == "ready"
-    http.get("/v1/collections")
+    http.get("/v1/collections", headers=H(stack.account()["key"]))
     text = http.get("/metrics").text
     assert "vectron_gateway_requests_total" in text and 'operation="list_collections"' in text
     r = http.get("/v1/nope")

@@ -5,6 +5,12 @@ route uses (so validation is shared), calls the one internal API, and renders
 its plain answer (points, hits, users, collection infos) straight into a message. Errors are mapped once by
 :mod:`vectron.services.grpc_errors`; a rate limit adds ``retry-after`` (seconds)
 to the trailing metadata.
+
+:class:`CredentialInterceptor` runs before any handler and before the request
+message is read: an account or admin RPC without a session token, or a data RPC
+without a valid API key of an enabled account, ends with UNAUTHENTICATED (or
+PERMISSION_DENIED) and its message is never read or deserialized. The server
+takes messages up to the REST body limit and bounds streams and connection age.
 """
 
 from __future__ import annotations
@@ -28,6 +34,7 @@ from vectron.services.gateway.api import Gateway
 from vectron.services.gateway.results import CollectionDetail
 from vectron.services.gateway.workers import Hit, Point
 from vectron.services.gateway.metrics import GatewayMetrics
+from vectron.limits import MAX_BODY_BYTES
 from vectron.services.grpc_errors import ERROR_CODE_KEY, ERROR_FIELD_KEY, abort_with, status_code_for
 from vectron.services.serving import GrpcServer, start_grpc_server
 from vectron.v1 import gateway_pb2 as pb
@@ -331,13 +338,67 @@ class VectronServicer(gateway_pb2_grpc.VectronServiceServicer):
         )
 
 
-def start_gateway_grpc(gateway: Gateway, listen: str, *, metrics: GatewayMetrics | None = None, max_workers: int = 32) -> GrpcServer:
-    """Serve VectronService on ``listen`` (health SERVING at once; reflection on)."""
+#: RPCs that take no credential; those that take a session token; every other one takes an API key
+OPEN_RPCS = frozenset({"Register", "Login"})
+SESSION_RPCS = frozenset({"GetProfile", "CreateKey", "ListKeys", "RevokeKey", "AdminListUsers", "AdminSetPlan", "AdminSetDisabled", "AdminDeleteUser"})
+
+
+class CredentialInterceptor(grpc.ServerInterceptor):
+    """Credentials before messages (see the module docstring)."""
+
+    def __init__(self, gateway: Gateway) -> None:
+        self.gateway = gateway
+        self._prefix = f"/{SERVICE_NAME}/"
+
+    def intercept_service(self, continuation: Callable[[Any], Any], details: grpc.HandlerCallDetails) -> Any:
+        method: str = details.method or ""
+        if not method.startswith(self._prefix) or method[len(self._prefix):] in OPEN_RPCS:
+            return continuation(details)
+        token = None
+        for key, value in details.invocation_metadata or ():
+            if key.lower() == "authorization":
+                scheme, _, rest = str(value).strip().partition(" ")
+                token = rest.strip() if scheme.lower() == "bearer" and rest.strip() else None
+                break
+        try:
+            if method[len(self._prefix):] in SESSION_RPCS:
+                self.gateway.session(token)
+            else:
+                self.gateway.check_key(token)
+        except VectronError as exc:
+            return _refusal(exc)
+        return continuation(details)
+
+
+def _refusal(error: VectronError) -> grpc.RpcMethodHandler:
+    """A handler that ends the call with ``error`` without reading its request (a
+    request-streaming handler is only handed an iterator, which it never touches)."""
+
+    def refuse(requests: Any, context: grpc.ServicerContext) -> Any:
+        abort_with(context, error)
+
+    return grpc.stream_unary_rpc_method_handler(refuse)
+
+
+def start_gateway_grpc(
+    gateway: Gateway, listen: str, *, metrics: GatewayMetrics | None = None, max_workers: int = 32,
+    max_message_bytes: int = MAX_BODY_BYTES,
+) -> GrpcServer:
+    """Serve VectronService on ``listen`` (health SERVING at once; reflection on), checking
+    credentials before messages, taking messages up to ``max_message_bytes``."""
     server = start_grpc_server(
         listen,
         lambda s: gateway_pb2_grpc.add_VectronServiceServicer_to_server(VectronServicer(gateway, metrics), s),
         [SERVICE_NAME],
         max_workers=max_workers,
+        interceptors=[CredentialInterceptor(gateway)],
+        options=[
+            ("grpc.max_receive_message_length", max_message_bytes),
+            ("grpc.max_concurrent_streams", 64),
+            ("grpc.max_connection_age_ms", 30 * 60 * 1000),
+            ("grpc.max_connection_age_grace_ms", 60 * 1000),
+            ("grpc.max_connection_idle_ms", 5 * 60 * 1000),
+        ],
     )
     server.set_serving(True)
     return server

@@ -4,8 +4,8 @@ and render its answers as the response models (:mod:`.convert`).
 Errors are mapped once, here, from each vectron.errors exception's
 ``http_status`` and ``to_dict()`` into ``{"error": {"code", "message", "field"?}}``;
 request validation errors (bad JSON, wrong types, NaN, unknown fields) become
-400 with the offending field; bodies over ``max_body_bytes`` become 413 before
-they are parsed. ``/openapi.json`` and ``/docs`` describe every route.
+400 with the offending field. Before any route, :class:`~.edge.RequestGate` checks
+the credential (before the body is read) and bounds the body (413, 408). ``/openapi.json`` and ``/docs`` describe every route.
 """
 
 from __future__ import annotations
@@ -30,13 +30,13 @@ from vectron.services.gateway import models as m
 from vectron.errors import RateLimited
 from vectron.services.gateway import dashboard
 from vectron.services.gateway.api import Gateway
+from vectron.services.gateway.edge import EdgeLimits, RequestGate
 from vectron.services.gateway.metrics import CONTENT_TYPE_LATEST, GatewayMetrics
 
-__all__ = ["create_app", "DEFAULT_MAX_BODY_BYTES"]
+__all__ = ["create_app"]
 
 log = logging.getLogger(__name__)
 
-DEFAULT_MAX_BODY_BYTES = 64 << 20
 
 _session_scheme = HTTPBearer(auto_error=False, scheme_name="session", description="session JWT from /v1/users/login")
 _key_scheme = HTTPBearer(auto_error=False, scheme_name="apiKey", description="API key vk_... from POST /v1/keys")
@@ -60,53 +60,6 @@ def _field_of(loc: tuple[Any, ...] | list[Any]) -> str | None:
     for p in parts:
         out += f"[{p}]" if isinstance(p, int) else (f".{p}" if out else str(p))
     return out or None
-
-
-class BodyLimit:
-    """Refuse request bodies over ``limit`` bytes with 413, before the app parses them."""
-
-    def __init__(self, app: ASGIApp, limit: int) -> None:
-        self.app = app
-        self.limit = limit
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        declared = dict(scope.get("headers") or []).get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.limit:
-            await self._refuse(send)
-            return
-        chunks: list[bytes] = []
-        size = 0
-        more = True
-        while more:
-            message = await receive()
-            if message["type"] != "http.request":
-                break
-            chunk = message.get("body", b"")
-            size += len(chunk)
-            if size > self.limit:
-                await self._refuse(send)
-                return
-            chunks.append(chunk)
-            more = message.get("more_body", False)
-        body = b"".join(chunks)
-        sent = False
-
-        async def replay() -> Message:
-            nonlocal sent
-            if not sent:
-                sent = True
-                return {"type": "http.request", "body": body, "more_body": False}
-            return await receive()
-
-        await self.app(scope, replay, send)
-
-    async def _refuse(self, send: Send) -> None:
-        resp = _error(413, {"code": "payload_too_large", "message": f"request body is over {self.limit} bytes", "field": "body"})
-        await send({"type": "http.response.start", "status": 413, "headers": resp.raw_headers})
-        await send({"type": "http.response.body", "body": resp.body})
 
 
 class _Observe:
@@ -167,7 +120,7 @@ def _point_id(raw: str) -> int | str:
     return int(raw) if raw.isdigit() and int(raw) < MAX_INT_ID else raw
 
 
-def create_app(gateway: Gateway, *, metrics: GatewayMetrics | None = None, max_body_bytes: int = DEFAULT_MAX_BODY_BYTES) -> FastAPI:
+def create_app(gateway: Gateway, *, metrics: GatewayMetrics | None = None, limits: EdgeLimits | None = None) -> FastAPI:
     """The REST app over ``gateway`` (its routes only call the gateway's methods)."""
     metrics = metrics or GatewayMetrics()
     app = FastAPI(
@@ -177,7 +130,7 @@ def create_app(gateway: Gateway, *, metrics: GatewayMetrics | None = None, max_b
         docs_url=None,  # /docs and /redoc come from vendored assets: see dashboard.install
         redoc_url=None,
     )
-    app.add_middleware(BodyLimit, limit=max_body_bytes)
+    app.add_middleware(RequestGate, gateway=gateway, limits=limits or EdgeLimits())
 
     app.add_middleware(_Observe, metrics=metrics)
 
@@ -207,8 +160,13 @@ def create_app(gateway: Gateway, *, metrics: GatewayMetrics | None = None, max_b
 
     @app.exception_handler(StarletteHTTPException)
     async def on_http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
-        return _error(exc.status_code, {"code": code, "message": str(exc.detail)})
+        code = {404: "not_found", 405: "method_not_allowed", 408: "request_timeout", 413: "payload_too_large"}.get(
+            exc.status_code, "http_error"
+        )
+        body = {"code": code, "message": str(exc.detail)}
+        if exc.status_code in (408, 413):
+            body["field"] = "body"
+        return _error(exc.status_code, body, {"connection": "close"} if exc.status_code in (408, 413) else None)
 
     @app.exception_handler(Exception)
     async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
