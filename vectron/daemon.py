@@ -168,6 +168,9 @@ def main(
 ) -> None:
     """Run a Vectron node."""
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from vectron.log_limits import install_repeat_filter
+
+    install_repeat_filter()  # a flood of one warning (bad requests, refused calls) cannot fill the disk
     roles = parse_roles(role)
     if len(roles) > 1 or roles == ["gateway"]:
         from vectron.services.runner import NodeConfig, parse_list
