@@ -302,6 +302,74 @@ def collections_drop(ctx: click.Context, name: str, yes: bool) -> None:
 
 
 @main.group(cls=_Group)
+def admin() -> None:
+    """Administer accounts (needs `vectron login` as an admin named by the node's --admin-emails)."""
+
+
+@admin.group("users", cls=_Group)
+def admin_users() -> None:
+    """List users, set their plan, disable, enable or delete them (USER: an id or an email)."""
+
+
+@admin_users.command("list")
+@click.option("--after", default="", help="the last email of the previous page")
+@click.option("--limit", type=click.IntRange(1, 1000), default=100, show_default=True)
+@click.pass_context
+def admin_users_list(ctx: click.Context, after: str, limit: int) -> None:
+    """One page of users, in email order (the next page's --after is printed last)."""
+    with _client(ctx, session=True) as c:
+        users, nxt = c.list_users(after, limit)
+    for u in users:
+        click.echo(f"{u.id}\t{u.email}\t{u.plan}\t{'disabled' if u.disabled else 'active'}\t{u.created_at}")
+    if nxt:
+        click.echo(f"more: --after {nxt}", err=True)
+
+
+@admin_users.command("set-plan")
+@click.argument("user")
+@click.argument("plan", type=click.Choice(["free", "pro", "unlimited"]))
+@click.pass_context
+def admin_users_set_plan(ctx: click.Context, user: str, plan: str) -> None:
+    """Give USER's account a plan (all its keys have it)."""
+    with _client(ctx, session=True) as c:
+        u = c.set_plan(user, plan)
+    click.echo(f"{u.email}: plan {u.plan}")
+
+
+@admin_users.command("disable")
+@click.argument("user")
+@click.pass_context
+def admin_users_disable(ctx: click.Context, user: str) -> None:
+    """Disable USER: no login, no session, no API key works until enabled."""
+    with _client(ctx, session=True) as c:
+        u = c.set_disabled(user, True)
+    click.echo(f"{u.email}: disabled")
+
+
+@admin_users.command("enable")
+@click.argument("user")
+@click.pass_context
+def admin_users_enable(ctx: click.Context, user: str) -> None:
+    """Enable USER again."""
+    with _client(ctx, session=True) as c:
+        u = c.set_disabled(user, False)
+    click.echo(f"{u.email}: enabled")
+
+
+@admin_users.command("delete")
+@click.argument("user")
+@click.option("--yes", is_flag=True, help="do not ask")
+@click.pass_context
+def admin_users_delete(ctx: click.Context, user: str, yes: bool) -> None:
+    """Delete USER, their keys and every collection they own (files removed)."""
+    if not yes:
+        click.confirm(f"delete user {user!r}, their keys and all their collections?", abort=True)
+    with _client(ctx, session=True) as c:
+        u, dropped = c.delete_user(user)
+    click.echo(f"deleted {u.email} and {len(dropped)} collection(s){': ' + ', '.join(dropped) if dropped else ''}")
+
+
+@main.group(cls=_Group)
 def points() -> None:
     """Upsert and get points."""
 

@@ -25,6 +25,7 @@ except creating and dropping a collection, which are not retried).
 from __future__ import annotations
 
 import time
+import urllib.parse
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -73,6 +74,8 @@ class User:
     id: str
     email: str
     created_at: str
+    plan: str = "free"
+    disabled: bool = False
 
 
 @dataclass(frozen=True)
@@ -114,7 +117,9 @@ class Collection:
 
 
 def _user(d: Mapping[str, Any]) -> User:
-    return User(id=d["id"], email=d["email"], created_at=d["created_at"])
+    return User(
+        id=d["id"], email=d["email"], created_at=d["created_at"], plan=d.get("plan", "free"), disabled=d.get("disabled", False)
+    )
 
 
 def _key(d: Mapping[str, Any]) -> ApiKey:
@@ -260,6 +265,26 @@ class Client:
 
     def revoke_key(self, key_id: str) -> ApiKey:
         return _key(self._request("DELETE", f"/v1/keys/{key_id}", cred=self._session())["api_key"])
+
+    # -- administration (the session of an admin named by the node's --admin-emails) ----
+    def list_users(self, after: str = "", limit: int = 100) -> tuple[list[User], str | None]:
+        """A page of users in email order and the ``after`` of the next page (None at the end)."""
+        query = urllib.parse.urlencode({"after": after, "limit": limit})
+        d = self._request("GET", f"/v1/admin/users?{query}", cred=self._session())
+        return [_user(u) for u in d["users"]], d.get("next_after")
+
+    def set_plan(self, user: str, plan: str) -> User:
+        """Give the account ``user`` (an id or an email) a plan; all its keys have it."""
+        return _user(self._request("PUT", f"/v1/admin/users/{user}/plan", cred=self._session(), json={"plan": plan})["user"])
+
+    def set_disabled(self, user: str, disabled: bool) -> User:
+        action = "disable" if disabled else "enable"
+        return _user(self._request("POST", f"/v1/admin/users/{user}/{action}", cred=self._session())["user"])
+
+    def delete_user(self, user: str) -> tuple[User, list[str]]:
+        """Delete an account, its keys and every collection it owns; (the user, the collections dropped)."""
+        d = self._request("DELETE", f"/v1/admin/users/{user}", cred=self._session(), retry=False)
+        return _user(d["user"]), list(d["collections_dropped"])
 
     # -- collections -------------------------------------------------------------------
     def create_collection(
