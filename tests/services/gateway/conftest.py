@@ -70,7 +70,7 @@ class Stack:
         return {"token": token, "key": r.json()["key"], "key_id": r.json()["api_key"]["id"]}
 
 
-def build_stack(tmp: pathlib.Path, *, workers: int = 2, config: GatewayConfig | None = None) -> Stack:
+def build_stack(tmp: pathlib.Path, *, workers: int = 2, config: GatewayConfig | None = None, limits: EdgeLimits | None = None) -> Stack:
     servers: list[GrpcServer] = []
     servicers: list[WorkerServicer] = []
 
@@ -104,7 +104,7 @@ def build_stack(tmp: pathlib.Path, *, workers: int = 2, config: GatewayConfig | 
         rest_listen="127.0.0.1:0",
         grpc_listen="127.0.0.1:0",
         config=config or GatewayConfig(retry_deadline=3.0, retry_attempts=4, default_shards=3),
-        limits=EdgeLimits(max_body_bytes=1 << 20),
+        limits=limits or EdgeLimits(max_body_bytes=1 << 20),
     )
     http = httpx.Client(base_url=node.url, timeout=30)
     return Stack(node=node, workers=list(cluster.workers.values()), http=http, servers=servers, closers=closers)
