@@ -51,7 +51,7 @@ from vectron.errors import (
 )
 from vectron.limits import MAX_BATCH_POINTS, MAX_SEARCH_HITS, check_answer_size, request_cost
 from vectron.services.auth.api_keys import ApiKeyCache
-from vectron.services.auth.model import ApiKeyInfo, CreatedKey, LoginResult, Plan, User
+from vectron.services.auth.model import ApiKeyInfo, CreatedKey, KeyValidation, LoginResult, Plan, User
 from vectron.services.gateway import models as m
 from vectron.services.gateway.admin import Admin, AdminBackend
 from vectron.services.gateway.convert import checked_filter
@@ -85,7 +85,7 @@ class AuthBackend(AdminBackend, Protocol):
 
     def revoke_api_key(self, token: str, key_id: str) -> ApiKeyInfo: ...
 
-    def validate_api_key(self, key: str) -> Any: ...
+    def validate_api_key(self, key: str) -> KeyValidation: ...
 
 
 @dataclass(frozen=True)
@@ -173,7 +173,7 @@ class Gateway:
         assert token is not None
         return token
 
-    def check_key(self, api_key: str | None) -> Any:
+    def check_key(self, api_key: str | None) -> KeyValidation:
         """The cached validation of a live API key of an enabled account; Unauthenticated
         (no key, a session token, an unknown or revoked key) or PermissionDenied (the
         account is disabled) otherwise. Also what the edges call before reading a body."""
@@ -184,7 +184,7 @@ class Gateway:
             raise Unauthenticated("data routes take an API key, not a session token")
         assert api_key is not None
         v = self.keys.get(api_key)
-        if getattr(v, "disabled", False):
+        if v.disabled:
             raise PermissionDenied("this account is disabled; ask an administrator")
         if not v.valid or v.plan is None:
             raise Unauthenticated("invalid or revoked API key")
