@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import httpx
+import pytest
 
 from tests.services.gateway.procs import Daemon, single_node
 
@@ -167,3 +168,19 @@ def wait_until(check, timeout: float, interval: float = 0.25) -> bool:  # type: 
             return True
         time.sleep(interval)
     return bool(check())
+
+
+@pytest.fixture(scope="module")
+def node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Daemon]:
+    """One daemon per test module (import this fixture into the module)."""
+    d = start_daemon(tmp_path_factory.mktemp("node"))
+    try:
+        yield d
+    finally:
+        d.stop()
+
+
+@pytest.fixture(scope="module")
+def http(node: Daemon) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=node.url, timeout=60) as c:
+        yield c

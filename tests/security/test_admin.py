@@ -8,33 +8,17 @@ from __future__ import annotations
 import json
 import os
 import pathlib
-from collections.abc import Iterator
 
 import grpc
 import httpx
 import pytest
 from click.testing import CliRunner
 
-from tests.security.edge_attack import ADMIN, PASSWORD, account, bearer, start_daemon, wait_until
+from tests.security.edge_attack import ADMIN, PASSWORD, account, bearer, http, node, wait_until  # noqa: F401 (fixtures)
 from tests.services.gateway.procs import Daemon
 from vectron.cli import main as cli
 from vectron.v1 import gateway_pb2 as pb
 from vectron.v1 import gateway_pb2_grpc
-
-
-@pytest.fixture(scope="module")
-def node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Daemon]:
-    d = start_daemon(tmp_path_factory.mktemp("admin"))
-    try:
-        yield d
-    finally:
-        d.stop()
-
-
-@pytest.fixture(scope="module")
-def http(node: Daemon) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=node.url, timeout=60) as c:
-        yield c
 
 
 def shard_folders(node: Daemon) -> set[str]:

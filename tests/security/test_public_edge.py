@@ -5,8 +5,6 @@ status, changes nothing, and (the memory ones) keeps the daemon's RSS growth und
 
 from __future__ import annotations
 
-import pathlib
-import socket
 import threading
 from collections.abc import Iterator
 
@@ -14,17 +12,18 @@ import grpc
 import httpx
 import pytest
 
-from tests.security.edge_attack import (
+from tests.security.edge_attack import (  # noqa: F401 (http, node: module fixtures)
     ADMIN,
     MAX_RSS_GROWTH,
     PASSWORD,
     account,
     bearer,
     client_from,
+    http,
+    node,
     raw_request,
     read_status,
     send_body,
-    start_daemon,
     wait_until,
     watched,
 )
@@ -33,21 +32,6 @@ from vectron.v1 import gateway_pb2 as pb
 from vectron.v1 import gateway_pb2_grpc, points_pb2
 
 MB = 1 << 20
-
-
-@pytest.fixture(scope="module")
-def node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Daemon]:
-    d = start_daemon(tmp_path_factory.mktemp("edge"))
-    try:
-        yield d
-    finally:
-        d.stop()
-
-
-@pytest.fixture(scope="module")
-def http(node: Daemon) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=node.url, timeout=60) as c:
-        yield c
 
 
 @pytest.fixture(scope="module")

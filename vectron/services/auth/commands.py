@@ -72,22 +72,22 @@ def _revoke_key(store: AuthStorage, txn: lmdb.Transaction, cmd: auth_pb2.RevokeK
     return auth_pb2.AuthResult(key=record.info)
 
 
-def _set_user_plan(store: AuthStorage, txn: lmdb.Transaction, cmd: auth_pb2.SetUserPlanCmd) -> auth_pb2.AuthResult:
-    record = store.user_by_id(txn, cmd.user_id)
+def _update_user(store: AuthStorage, txn: lmdb.Transaction, user_id: str, **changes: object) -> auth_pb2.AuthResult:
+    record = store.user_by_id(txn, user_id)
     if record is None:
         return error_result(NotFound("user not found", field="user"))
-    record.plan = cmd.plan
+    for name, value in changes.items():
+        setattr(record, name, value)
     store.put_user(txn, record)
     return auth_pb2.AuthResult(user=_user_view(record))
+
+
+def _set_user_plan(store: AuthStorage, txn: lmdb.Transaction, cmd: auth_pb2.SetUserPlanCmd) -> auth_pb2.AuthResult:
+    return _update_user(store, txn, cmd.user_id, plan=cmd.plan)
 
 
 def _set_user_disabled(store: AuthStorage, txn: lmdb.Transaction, cmd: auth_pb2.SetUserDisabledCmd) -> auth_pb2.AuthResult:
-    record = store.user_by_id(txn, cmd.user_id)
-    if record is None:
-        return error_result(NotFound("user not found", field="user"))
-    record.disabled = cmd.disabled
-    store.put_user(txn, record)
-    return auth_pb2.AuthResult(user=_user_view(record))
+    return _update_user(store, txn, cmd.user_id, disabled=cmd.disabled)
 
 
 def _user_view(record: auth_pb2.UserRecord) -> auth_pb2.User:
