@@ -16,7 +16,6 @@ from __future__ import annotations
 import enum
 import json
 import re
-from collections.abc import Sequence
 from typing import Any
 
 from vectron.errors import InvalidArgument, PayloadTooLarge
@@ -166,7 +165,7 @@ def estimated_answer_bytes(items: int, dimension: int, with_vector: bool, payloa
     return items * per_item + payload_bytes_total
 
 
-def check_answer_size(items: int, dimension: int, with_vector: bool, field: str, found: Sequence[Any] = ()) -> None:
+def check_answer_size(items: int, dimension: int, with_vector: bool, field: str, found: list[Any] | tuple[Any, ...] = ()) -> None:
     """Refuse (InvalidArgument naming ``field``) an answer over MAX_RESPONSE_BYTES: before
     the work from the number of items and their vectors; after it (``found``: hits or
     points with a ``payload``) with their payloads too, measured only when they could matter."""
