@@ -71,7 +71,7 @@ def start_daemon(data_dir: str, daemon: list[str]) -> tuple[subprocess.Popen[byt
         *daemon, "--role", "all", "--data-dir", data_dir, "--rest-listen", rest, "--public-grpc-listen", grpc_addr,
         "--auth-raft", f"127.0.0.1:{p[2]}", "--auth-grpc", f"127.0.0.1:{p[3]}", "--placement-raft", f"127.0.0.1:{p[4]}",
         "--placement-grpc", f"127.0.0.1:{p[5]}", "--worker-grpc", f"127.0.0.1:{p[6]}", "--raft-ports", f"{base}-{base + 20}",
-        "--bcrypt-rounds", "4", "--log-level", "WARNING",
+        "--bcrypt-rounds", "4", "--default-plan", "unlimited", "--log-level", "WARNING",
     ]
     env = {k: v for k, v in os.environ.items() if not k.startswith("VECTRON_")}
     os.makedirs(os.path.dirname(data_dir), exist_ok=True)
@@ -191,7 +191,7 @@ def main() -> None:
         email = f"bench-{os.getpid()}@example.com"
         admin.register(email, "bench-password-1")
         admin.login(email, "bench-password-1")
-        key = admin.create_key("bench", plan="unlimited").key
+        key = admin.create_key("bench").key
         db = vectron.Client(url, api_key=key, timeout=300)
         md = [("authorization", f"Bearer {key}")]
         channel = grpc.insecure_channel(grpc_addr, options=[("grpc.max_send_message_length", 256 << 20)])

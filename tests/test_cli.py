@@ -104,11 +104,11 @@ def test_account_keys_and_credentials_per_cluster(cli: Cli, daemon: Daemon, monk
     assert stat.S_IMODE(os.stat(cfg).st_mode) == 0o600
     result = cli.invoke("keys", "create", "laptop", "--save")
     key = result.stdout.strip()
-    assert key.startswith("vk_") and "plan free (the default plan: pass --plan to choose)" in result.stderr
-    assert "plan unlimited, scope read-only" in cli.invoke("keys", "create", "ro", "--plan", "unlimited", "--scope", "read-only").stderr
+    assert key.startswith("vk_") and "plan unlimited (your account's: an admin sets it)" in result.stderr
+    assert "plan unlimited (your account's: an admin sets it), scope read-only" in cli.invoke("keys", "create", "ro", "--scope", "read-only").stderr
     lines = cli("keys", "list").splitlines()
     assert lines[0].split() == ["ID", "NAME", "PREFIX", "PLAN", "SCOPE", "STATUS", "CREATED_AT"]
-    assert sorted((k["name"], k["plan"]) for k in cli.json("keys", "list")) == [("laptop", "free"), ("ro", "unlimited")]
+    assert sorted((k["name"], k["plan"]) for k in cli.json("keys", "list")) == [("laptop", "unlimited"), ("ro", "unlimited")]
     who = cli.json("whoami")
     assert who["user"] == "cli@example.com" and who["api_key"].startswith(key[:16]) and "saved" in who["api_key"]
     # the same gateway under another name is another URL: it knows nothing until linked
@@ -147,7 +147,7 @@ def test_credentials_saved_per_url_by_an_older_version_still_work(cli: Cli, daem
 
 @pytest.fixture(scope="module")
 def data(cli: Cli) -> dict[str, Any]:
-    key = cli("keys", "create", "data", "--plan", "unlimited").strip()
+    key = cli("keys", "create", "data").strip()
     cli.env["VECTRON_API_KEY"] = key
     cli("collections", "create", "docs", "--dimension", "4", "--shards", "2")
     rng = np.random.default_rng(1)

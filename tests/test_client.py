@@ -26,7 +26,7 @@ def test_client_flows(stack: Stack) -> None:
     user = admin.register("c@example.com", "correct horse battery")
     session = admin.login("c@example.com", "correct horse battery")
     assert session.user == user and admin.profile() == user
-    created = admin.create_key("sdk", plan="unlimited")
+    created = admin.create_key("sdk")
     assert [k.id for k in admin.list_keys()] == [created.api_key.id]
     db = vectron.Client(stack.url, api_key=created.key)
     col = db.create_collection("docs", 3, "cosine", shards=3)

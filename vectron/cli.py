@@ -27,6 +27,7 @@ import click
 import numpy as np
 
 import vectron
+from vectron.cli_admin import admin
 from vectron.cli_common import DEFAULT_URL, Group, remember_cluster
 from vectron.cli_remote import COMMANDS
 
@@ -46,7 +47,7 @@ def main(ctx: click.Context, url: str, api_key: str | None, ca: str | None, outp
     ctx.obj = {"url": url.rstrip("/"), "api_key": api_key, "ca": ca, "output": output}
 
 
-for _command in COMMANDS:
+for _command in [*COMMANDS, admin]:
     main.add_command(_command)
 
 

@@ -143,22 +143,20 @@ def keys() -> None:
 
 @keys.command("create")
 @click.argument("name")
-@click.option("--plan", type=click.Choice(["free", "pro", "unlimited"]), default=None, help="default: the server's (free)")
 @click.option("--scope", type=click.Choice(["read-write", "read-only"]), default=None)
 @click.option("--save", is_flag=True, help="keep the key (0600) as the default key for data commands on this cluster")
 @click.pass_context
-def keys_create(ctx: click.Context, name: str, plan: str | None, scope: str | None, save: bool) -> None:
-    """Create an API key; it is shown this once."""
+def keys_create(ctx: click.Context, name: str, scope: str | None, save: bool) -> None:
+    """Create an API key (it has your account's plan); it is shown this once."""
     with client(ctx, session=True) as c:
-        created = c.create_key(name, plan, scope)
+        created = c.create_key(name, scope)
     k = created.api_key
     limits = ", ".join(f"{n} {v}" for n, v in sorted(k.limits.items())) or "none"
     if output_of(ctx) == "json":
         click.echo(json.dumps({"key": created.key, "id": k.id, "name": k.name, "plan": k.plan, "scope": k.scope, "limits": k.limits}))
     else:
         click.echo(created.key)
-        chosen = "" if plan else " (the default plan: pass --plan to choose)"
-        click.echo(f"key id {k.id}: plan {k.plan}{chosen}, scope {k.scope}, limits: {limits}. Shown once: keep it safe.", err=True)
+        click.echo(f"key id {k.id}: plan {k.plan} (your account's: an admin sets it), scope {k.scope}, limits: {limits}. Shown once: keep it safe.", err=True)
     if save:
         data = load_config()
         entry = cluster_entry(data, url_of(ctx), create=True)

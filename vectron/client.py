@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import ssl
 import time
+import urllib.parse
 from urllib.parse import quote
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -76,6 +77,8 @@ class User:
     id: str
     email: str
     created_at: str
+    plan: str = "free"
+    disabled: bool = False
 
 
 @dataclass(frozen=True)
@@ -117,7 +120,9 @@ class Collection:
 
 
 def _user(d: Mapping[str, Any]) -> User:
-    return User(id=d["id"], email=d["email"], created_at=d["created_at"])
+    return User(
+        id=d["id"], email=d["email"], created_at=d["created_at"], plan=d.get("plan", "free"), disabled=d.get("disabled", False)
+    )
 
 
 def _key(d: Mapping[str, Any]) -> ApiKey:
@@ -260,8 +265,9 @@ class Client:
     def profile(self) -> User:
         return _user(self._request("GET", "/v1/user/profile", cred=self._session())["user"])
 
-    def create_key(self, name: str, plan: str | None = None, scope: str | None = None) -> CreatedKey:
-        body = {k: v for k, v in (("name", name), ("plan", plan), ("scope", scope)) if v is not None}
+    def create_key(self, name: str, scope: str | None = None) -> CreatedKey:
+        """A new API key with the account's plan (set by an admin) and ``scope``."""
+        body = {k: v for k, v in (("name", name), ("scope", scope)) if v is not None}
         d = self._request("POST", "/v1/keys", cred=self._session(), json=body, retry=False)
         return CreatedKey(key=d["key"], api_key=_key(d["api_key"]))
 
@@ -270,6 +276,26 @@ class Client:
 
     def revoke_key(self, key_id: str) -> ApiKey:
         return _key(self._request("DELETE", f"/v1/keys/{quote(key_id, safe='')}", cred=self._session())["api_key"])
+
+    # -- administration (the session of an admin named by the node's --admin-emails) ----
+    def list_users(self, after: str = "", limit: int = 100) -> tuple[list[User], str | None]:
+        """A page of users in email order and the ``after`` of the next page (None at the end)."""
+        query = urllib.parse.urlencode({"after": after, "limit": limit})
+        d = self._request("GET", f"/v1/admin/users?{query}", cred=self._session())
+        return [_user(u) for u in d["users"]], d.get("next_after")
+
+    def set_plan(self, user: str, plan: str) -> User:
+        """Give the account ``user`` (an id or an email) a plan; all its keys have it."""
+        return _user(self._request("PUT", f"/v1/admin/users/{quote(user, safe='')}/plan", cred=self._session(), json={"plan": plan})["user"])
+
+    def set_disabled(self, user: str, disabled: bool) -> User:
+        action = "disable" if disabled else "enable"
+        return _user(self._request("POST", f"/v1/admin/users/{quote(user, safe='')}/{action}", cred=self._session())["user"])
+
+    def delete_user(self, user: str) -> tuple[User, list[str]]:
+        """Delete an account, its keys and every collection it owns; (the user, the collections dropped)."""
+        d = self._request("DELETE", f"/v1/admin/users/{quote(user, safe='')}", cred=self._session(), retry=False)
+        return _user(d["user"]), list(d["collections_dropped"])
 
     # -- collections -------------------------------------------------------------------
     def create_collection(

@@ -140,6 +140,10 @@ def _load_config(ctx: click.Context, param: click.Parameter, value: str | None) 
 @click.option("--dead-worker-timeout", type=click.FloatRange(0.5), default=300.0, show_default=True,
               help="placement: declare a worker dead after this many seconds without a heartbeat and "
                    "re-create its shard replicas on other workers")
+@click.option("--admin-emails", default="", help="auth: comma list of the emails of the accounts that may administer "
+              "(set plans, disable, enable, list and delete users)")
+@click.option("--default-plan", type=click.Choice(["free", "pro", "unlimited"]), default="free", show_default=True,
+              help="auth: the plan of a new account")
 @click.option("--log-level", default="INFO", show_default=True,
               type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False))
 def main(
@@ -176,10 +180,15 @@ def main(
     tls_key: str | None,
     tls_ca: str | None,
     dead_worker_timeout: float,
+    admin_emails: str,
+    default_plan: str,
     log_level: str,
 ) -> None:
     """Run a Vectron node."""
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from vectron.log_limits import install_repeat_filter
+
+    install_repeat_filter()  # a flood of one warning (bad requests, refused calls) cannot fill the disk
     roles = parse_roles(role)
     _secure_process(data_dir, tls_cert, tls_key, tls_ca)
     old_names = [f for f, v in (("--raft-addr", raft_addr), ("--peers", peers), ("--grpc-listen", grpc_listen)) if v is not None]
@@ -210,6 +219,7 @@ def main(
             jwt_secret_file=jwt_secret_file, cluster_password=cluster_password, bcrypt_rounds=bcrypt_rounds,
             session_ttl=session_ttl, default_shards=default_shards, default_replication_factor=default_replication_factor,
             raft_compaction_entries=raft_compaction_entries, dead_worker_timeout=dead_worker_timeout,
+            admin_emails=parse_list(admin_emails), default_plan=default_plan,
         ))
         return
     (only_role,) = roles
@@ -257,7 +267,10 @@ def main(
         grpc_listen=auth_grpc,
         jwt_secret=secret,
         cluster_password=cluster_password,
-        config=AuthConfig(bcrypt_rounds=bcrypt_rounds, session_ttl_seconds=session_ttl),
+        config=AuthConfig(
+            bcrypt_rounds=bcrypt_rounds, session_ttl_seconds=session_ttl,
+            admin_emails=frozenset(e.strip() for e in admin_emails.split(",") if e.strip()), default_plan=default_plan,
+        ),
         status_file=os.path.join(data_dir, "status.json"),
         raft_options=raft_opts,
     )

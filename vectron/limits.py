@@ -34,6 +34,14 @@ __all__ = [
     "MAX_SHARDS",
     "MAX_REPLICATION",
     "MAX_SEARCH_BATCH",
+    "MAX_SEARCH_HITS",
+    "MAX_RESPONSE_BYTES",
+    "MAX_BODY_BYTES",
+    "MAX_OPEN_BODY_BYTES",
+    "POINTS_PER_COST_UNIT",
+    "request_cost",
+    "estimated_answer_bytes",
+    "check_answer_size",
     "HNSW_LIMITS",
     "NAME_PATTERN",
     "MAX_NAME_CHARS",
@@ -70,6 +78,20 @@ MAX_SHARDS = 1024
 MAX_REPLICATION = 7
 #: searches in one batch request
 MAX_SEARCH_BATCH = 1000
+#: hits one request may ask for: the sum of top_k over its queries (a batch of 10 x 10,000 at most)
+MAX_SEARCH_HITS = 100_000
+#: the largest answer a request may produce (JSON bytes, estimated before the work where it can be)
+MAX_RESPONSE_BYTES = 64 << 20
+#: the largest request body (REST) or message (public gRPC), and the largest body of a route
+#: that takes no credential (register, login)
+MAX_BODY_BYTES = 64 << 20
+MAX_OPEN_BODY_BYTES = 64 << 10
+#: rate limiting charges a request by its work: one unit per request, or per query, or per
+#: this many points written, read or deleted, whichever is most
+POINTS_PER_COST_UNIT = 100
+#: JSON bytes counted per vector component and per hit or point (id, score, punctuation)
+_BYTES_PER_COMPONENT = 20
+_BYTES_PER_ITEM = 64
 #: HNSW parameters: name -> (lowest, highest) accepted value
 HNSW_LIMITS: dict[str, tuple[int, int]] = {"m": (2, 128), "ef_construct": (4, 4096), "ef": (1, MAX_EF)}
 #: collection names: 1-128 letters, digits, '_', '-' or '.', starting with a letter or digit
@@ -154,3 +176,31 @@ def dump_payload(payload: Any, field: str = "payload") -> str:
 def payload_bytes(text: str) -> int:
     """The size a payload is measured by: its JSON text in UTF-8 bytes."""
     return len(text.encode("utf-8"))
+
+
+def request_cost(*, points: int = 0, queries: int = 0) -> int:
+    """Rate-limit units of one request: 1, or its number of queries, or one per
+    :data:`POINTS_PER_COST_UNIT` points it writes, reads or deletes, whichever is most."""
+    return max(1, queries, -(-points // POINTS_PER_COST_UNIT))
+
+
+def estimated_answer_bytes(items: int, dimension: int, with_vector: bool, payload_bytes_total: int = 0) -> int:
+    """The JSON size of an answer of ``items`` hits or points (their vectors when asked,
+    plus the payload bytes known so far)."""
+    per_item = _BYTES_PER_ITEM + (dimension * _BYTES_PER_COMPONENT if with_vector else 0)
+    return items * per_item + payload_bytes_total
+
+
+def check_answer_size(items: int, dimension: int, with_vector: bool, field: str, found: list[Any] | tuple[Any, ...] = ()) -> None:
+    """Refuse (InvalidArgument naming ``field``) an answer over MAX_RESPONSE_BYTES: before
+    the work from the number of items and their vectors; after it (``found``: hits or
+    points with a ``payload``) with their payloads too, measured only when they could matter."""
+    size = estimated_answer_bytes(items, dimension, with_vector)
+    if found and size + len(found) * MAX_PAYLOAD_BYTES > MAX_RESPONSE_BYTES:
+        size += sum(len(json.dumps(x.payload, separators=(",", ":"))) for x in found if x.payload)
+    if size > MAX_RESPONSE_BYTES:
+        raise InvalidArgument(
+            f"{field}: the answer would be about {size} bytes, over the {MAX_RESPONSE_BYTES} a request may produce; "
+            "ask for fewer items, or without vectors or payloads",
+            field=field,
+        )

@@ -258,7 +258,7 @@ def _setup(url: str, replicas: int) -> str:
             raise RuntimeError(f"setup {method} {path}: {o.error}")
         must("POST", "/v1/users/register", {"email": "jepsen@example.com", "password": "jepsen-password"})
         token = must("POST", "/v1/users/login", {"email": "jepsen@example.com", "password": "jepsen-password"})["token"]
-        key = must("POST", "/v1/keys", {"name": "jepsen", "plan": "unlimited"}, token)["key"]
+        key = must("POST", "/v1/keys", {"name": "jepsen"}, token)["key"]
         for name in (REGISTER_COLLECTION, SET_COLLECTION):
             must("PUT", f"/v1/collections/{name}",
                  {"dimension": DIM, "distance": "euclid", "shards": 2, "replication_factor": replicas}, key)

@@ -33,7 +33,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         with vectron.Client(d.url) as admin:
             admin.register("apps@example.com", "correct horse battery")
             admin.login("apps@example.com", "correct horse battery")
-            key = admin.create_key("apps", plan="unlimited").key
+            key = admin.create_key("apps").key
         yield Server(d.url, key)
     finally:
         d.stop()

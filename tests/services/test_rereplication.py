@@ -41,13 +41,13 @@ def shard_rows(d: pathlib.Path, alive: set[str]) -> dict[str, list[dict]]:
 
 def test_a_lost_node_is_re_replicated_with_nothing_lost(tmp_path: pathlib.Path) -> None:
     d = tmp_path / "cluster"
-    state = cluster_up(d, nodes=4, timeout=240, extra_args=["--bcrypt-rounds", "4", "--dead-worker-timeout", "5"])
+    state = cluster_up(d, nodes=4, timeout=240, extra_args=["--bcrypt-rounds", "4", "--dead-worker-timeout", "5", "--default-plan", "unlimited"])
     try:
         urls = [f"http://{n['rest']}" for n in state["nodes"]]
         admin = vectron.Client(urls[0])
         admin.register("h@example.com", "correct horse battery")
         admin.login("h@example.com", "correct horse battery")
-        key = admin.create_key("heal", plan="unlimited")
+        key = admin.create_key("heal")
         client = vectron.Client(urls[0], api_key=key.key, retries=8)
         client.create_collection("docs", 3, shards=4, replication_factor=3)
         assert client.upsert("docs", pts(0, 100)) == 100
@@ -108,13 +108,13 @@ def test_a_lost_node_is_re_replicated_with_nothing_lost(tmp_path: pathlib.Path) 
 
 def test_with_no_spare_node_the_shards_run_degraded_and_cluster_status_says_so(tmp_path: pathlib.Path) -> None:
     d = tmp_path / "cluster"
-    state = cluster_up(d, nodes=3, timeout=240, extra_args=["--bcrypt-rounds", "4", "--dead-worker-timeout", "5"])
+    state = cluster_up(d, nodes=3, timeout=240, extra_args=["--bcrypt-rounds", "4", "--dead-worker-timeout", "5", "--default-plan", "unlimited"])
     try:
         url = f"http://{state['nodes'][0]['rest']}"
         admin = vectron.Client(url)
         admin.register("d@example.com", "correct horse battery")
         admin.login("d@example.com", "correct horse battery")
-        client = vectron.Client(url, api_key=admin.create_key("deg", plan="unlimited").key, retries=8)
+        client = vectron.Client(url, api_key=admin.create_key("deg").key, retries=8)
         client.create_collection("docs", 3, shards=2, replication_factor=3)
         assert "DEGRADED" not in CliRunner().invoke(main, ["cluster", "status", "--data-dir", str(d)]).output
         os.kill(state["nodes"][2]["pid"], signal.SIGKILL)

@@ -17,12 +17,13 @@ from typing import Any, NoReturn, TypeVar
 
 import grpc
 
-from vectron.errors import NotLeader, VectronError, error_from_code
+from vectron.errors import NotLeader, RateLimited, VectronError, error_from_code
 
 __all__ = [
     "ERROR_CODE_KEY",
     "ERROR_FIELD_KEY",
     "LEADER_KEY",
+    "RETRY_AFTER_KEY",
     "status_code_for",
     "abort_with",
     "grpc_error_boundary",
@@ -35,6 +36,7 @@ log = logging.getLogger(__name__)
 ERROR_CODE_KEY = "vectron-error-code"
 ERROR_FIELD_KEY = "vectron-error-field"
 LEADER_KEY = "vectron-leader"
+RETRY_AFTER_KEY = "retry-after"  # seconds, on a RateLimited
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -51,6 +53,8 @@ def abort_with(context: grpc.ServicerContext, error: VectronError) -> NoReturn:
         trailers.append((ERROR_FIELD_KEY, error.field))
     if isinstance(error, NotLeader) and error.leader:
         trailers.append((LEADER_KEY, error.leader))
+    if isinstance(error, RateLimited):
+        trailers.append((RETRY_AFTER_KEY, f"{error.retry_after:.3f}"))
     context.set_trailing_metadata(tuple(trailers))
     context.abort(status_code_for(error), error.message)
     raise AssertionError("unreachable: context.abort raises")  # pragma: no cover
@@ -111,6 +115,11 @@ def error_from_rpc_error(exc: grpc.RpcError) -> VectronError:
     error = error_from_code(code, details or "", trailers.get(ERROR_FIELD_KEY))
     if isinstance(error, NotLeader):
         error.leader = trailers.get(LEADER_KEY)
+    if isinstance(error, RateLimited):
+        try:
+            error.retry_after = max(0.0, float(trailers.get(RETRY_AFTER_KEY, "1")))
+        except ValueError:
+            error.retry_after = 1.0
     return error
 
 

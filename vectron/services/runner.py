@@ -71,6 +71,9 @@ class NodeConfig:
     raft_compaction_entries: int | None = None
     #: the placement leader declares a worker dead after this long without a heartbeat (seconds)
     dead_worker_timeout: float = 300.0
+    #: auth: the emails of the admins, and the plan of a new account
+    admin_emails: tuple[str, ...] = ()
+    default_plan: str = "free"
 
     def raft_options(self) -> dict[str, Any]:
         return raft_options(self.raft_compaction_entries)
@@ -282,7 +285,10 @@ def start_node(config: NodeConfig) -> RunningNode:
             node.parts["auth"] = serve_auth(
                 data_dir=auth_dir, raft_address=config.auth_raft, peers=list(config.auth_peers),
                 grpc_listen=config.auth_grpc, jwt_secret=secret, cluster_password=config.cluster_password,
-                config=AuthConfig(bcrypt_rounds=config.bcrypt_rounds, session_ttl_seconds=config.session_ttl),
+                config=AuthConfig(
+                    bcrypt_rounds=config.bcrypt_rounds, session_ttl_seconds=config.session_ttl,
+                    admin_emails=frozenset(config.admin_emails), default_plan=config.default_plan,
+                ),
                 raft_options=config.raft_options(),
             )
         if "placement" in config.roles:

@@ -68,7 +68,8 @@ def start_grpc_server(
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="grpc"),
         interceptors=[*auth, *interceptors],
-        options=[("grpc.so_reuseport", 0), *SERVER_OPTIONS, *options],
+        # one value per option, the caller's winning (gRPC would keep the first of duplicates)
+        options=list(dict([("grpc.so_reuseport", 0), *SERVER_OPTIONS, *options]).items()),
     )
     register(server)
     health_servicer = health.HealthServicer(experimental_non_blocking=True)

@@ -81,6 +81,26 @@ class AuthServiceStub:
                 request_serializer=vectron_dot_v1_dot_auth__pb2.ValidateAPIKeyRequest.SerializeToString,
                 response_deserializer=vectron_dot_v1_dot_auth__pb2.ValidateAPIKeyResponse.FromString,
                 _registered_method=True)
+        self.AdminListUsers = channel.unary_unary(
+                '/vectron.v1.AuthService/AdminListUsers',
+                request_serializer=vectron_dot_v1_dot_auth__pb2.AdminListUsersRequest.SerializeToString,
+                response_deserializer=vectron_dot_v1_dot_auth__pb2.AdminListUsersResponse.FromString,
+                _registered_method=True)
+        self.AdminSetPlan = channel.unary_unary(
+                '/vectron.v1.AuthService/AdminSetPlan',
+                request_serializer=vectron_dot_v1_dot_auth__pb2.AdminSetPlanRequest.SerializeToString,
+                response_deserializer=vectron_dot_v1_dot_auth__pb2.AdminUserResponse.FromString,
+                _registered_method=True)
+        self.AdminSetDisabled = channel.unary_unary(
+                '/vectron.v1.AuthService/AdminSetDisabled',
+                request_serializer=vectron_dot_v1_dot_auth__pb2.AdminSetDisabledRequest.SerializeToString,
+                response_deserializer=vectron_dot_v1_dot_auth__pb2.AdminUserResponse.FromString,
+                _registered_method=True)
+        self.AdminDeleteUser = channel.unary_unary(
+                '/vectron.v1.AuthService/AdminDeleteUser',
+                request_serializer=vectron_dot_v1_dot_auth__pb2.AdminDeleteUserRequest.SerializeToString,
+                response_deserializer=vectron_dot_v1_dot_auth__pb2.AdminUserResponse.FromString,
+                _registered_method=True)
 
 
 class AuthServiceServicer:
@@ -142,6 +162,31 @@ class AuthServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def AdminListUsers(self, request, context):
+        """admins only
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def AdminSetPlan(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def AdminSetDisabled(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def AdminDeleteUser(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AuthServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -189,6 +234,26 @@ def add_AuthServiceServicer_to_server(servicer, server):
                     servicer.ValidateAPIKey,
                     request_deserializer=vectron_dot_v1_dot_auth__pb2.ValidateAPIKeyRequest.FromString,
                     response_serializer=vectron_dot_v1_dot_auth__pb2.ValidateAPIKeyResponse.SerializeToString,
+            ),
+            'AdminListUsers': grpc.unary_unary_rpc_method_handler(
+                    servicer.AdminListUsers,
+                    request_deserializer=vectron_dot_v1_dot_auth__pb2.AdminListUsersRequest.FromString,
+                    response_serializer=vectron_dot_v1_dot_auth__pb2.AdminListUsersResponse.SerializeToString,
+            ),
+            'AdminSetPlan': grpc.unary_unary_rpc_method_handler(
+                    servicer.AdminSetPlan,
+                    request_deserializer=vectron_dot_v1_dot_auth__pb2.AdminSetPlanRequest.FromString,
+                    response_serializer=vectron_dot_v1_dot_auth__pb2.AdminUserResponse.SerializeToString,
+            ),
+            'AdminSetDisabled': grpc.unary_unary_rpc_method_handler(
+                    servicer.AdminSetDisabled,
+                    request_deserializer=vectron_dot_v1_dot_auth__pb2.AdminSetDisabledRequest.FromString,
+                    response_serializer=vectron_dot_v1_dot_auth__pb2.AdminUserResponse.SerializeToString,
+            ),
+            'AdminDeleteUser': grpc.unary_unary_rpc_method_handler(
+                    servicer.AdminDeleteUser,
+                    request_deserializer=vectron_dot_v1_dot_auth__pb2.AdminDeleteUserRequest.FromString,
+                    response_serializer=vectron_dot_v1_dot_auth__pb2.AdminUserResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -436,6 +501,114 @@ class AuthService:
             '/vectron.v1.AuthService/ValidateAPIKey',
             vectron_dot_v1_dot_auth__pb2.ValidateAPIKeyRequest.SerializeToString,
             vectron_dot_v1_dot_auth__pb2.ValidateAPIKeyResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AdminListUsers(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/vectron.v1.AuthService/AdminListUsers',
+            vectron_dot_v1_dot_auth__pb2.AdminListUsersRequest.SerializeToString,
+            vectron_dot_v1_dot_auth__pb2.AdminListUsersResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AdminSetPlan(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/vectron.v1.AuthService/AdminSetPlan',
+            vectron_dot_v1_dot_auth__pb2.AdminSetPlanRequest.SerializeToString,
+            vectron_dot_v1_dot_auth__pb2.AdminUserResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AdminSetDisabled(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/vectron.v1.AuthService/AdminSetDisabled',
+            vectron_dot_v1_dot_auth__pb2.AdminSetDisabledRequest.SerializeToString,
+            vectron_dot_v1_dot_auth__pb2.AdminUserResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AdminDeleteUser(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/vectron.v1.AuthService/AdminDeleteUser',
+            vectron_dot_v1_dot_auth__pb2.AdminDeleteUserRequest.SerializeToString,
+            vectron_dot_v1_dot_auth__pb2.AdminUserResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -16,14 +16,18 @@ class Credentials(_message.Message):
     def __init__(self, email: _Optional[str] = ..., password: _Optional[str] = ...) -> None: ...
 
 class UserView(_message.Message):
-    __slots__ = ("id", "email", "created_at")
+    __slots__ = ("id", "email", "created_at", "plan", "disabled")
     ID_FIELD_NUMBER: _ClassVar[int]
     EMAIL_FIELD_NUMBER: _ClassVar[int]
     CREATED_AT_FIELD_NUMBER: _ClassVar[int]
+    PLAN_FIELD_NUMBER: _ClassVar[int]
+    DISABLED_FIELD_NUMBER: _ClassVar[int]
     id: str
     email: str
     created_at: str
-    def __init__(self, id: _Optional[str] = ..., email: _Optional[str] = ..., created_at: _Optional[str] = ...) -> None: ...
+    plan: str
+    disabled: bool
+    def __init__(self, id: _Optional[str] = ..., email: _Optional[str] = ..., created_at: _Optional[str] = ..., plan: _Optional[str] = ..., disabled: _Optional[bool] = ...) -> None: ...
 
 class UserReply(_message.Message):
     __slots__ = ("user",)
@@ -112,6 +116,52 @@ class KeyReply(_message.Message):
     API_KEY_FIELD_NUMBER: _ClassVar[int]
     api_key: KeyView
     def __init__(self, api_key: _Optional[_Union[KeyView, _Mapping]] = ...) -> None: ...
+
+class ListUsersSpec(_message.Message):
+    __slots__ = ("after", "limit")
+    AFTER_FIELD_NUMBER: _ClassVar[int]
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
+    after: str
+    limit: int
+    def __init__(self, after: _Optional[str] = ..., limit: _Optional[int] = ...) -> None: ...
+
+class AdminUsersReply(_message.Message):
+    __slots__ = ("users", "next_after")
+    USERS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_AFTER_FIELD_NUMBER: _ClassVar[int]
+    users: _containers.RepeatedCompositeFieldContainer[UserView]
+    next_after: str
+    def __init__(self, users: _Optional[_Iterable[_Union[UserView, _Mapping]]] = ..., next_after: _Optional[str] = ...) -> None: ...
+
+class SetPlanSpec(_message.Message):
+    __slots__ = ("user", "plan")
+    USER_FIELD_NUMBER: _ClassVar[int]
+    PLAN_FIELD_NUMBER: _ClassVar[int]
+    user: str
+    plan: str
+    def __init__(self, user: _Optional[str] = ..., plan: _Optional[str] = ...) -> None: ...
+
+class SetDisabledSpec(_message.Message):
+    __slots__ = ("user", "disabled")
+    USER_FIELD_NUMBER: _ClassVar[int]
+    DISABLED_FIELD_NUMBER: _ClassVar[int]
+    user: str
+    disabled: bool
+    def __init__(self, user: _Optional[str] = ..., disabled: _Optional[bool] = ...) -> None: ...
+
+class DeleteUserSpec(_message.Message):
+    __slots__ = ("user",)
+    USER_FIELD_NUMBER: _ClassVar[int]
+    user: str
+    def __init__(self, user: _Optional[str] = ...) -> None: ...
+
+class AdminDeleteReply(_message.Message):
+    __slots__ = ("user", "collections_dropped")
+    USER_FIELD_NUMBER: _ClassVar[int]
+    COLLECTIONS_DROPPED_FIELD_NUMBER: _ClassVar[int]
+    user: UserView
+    collections_dropped: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, user: _Optional[_Union[UserView, _Mapping]] = ..., collections_dropped: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class CollectionSpecHnsw(_message.Message):
     __slots__ = ("m", "ef_construct", "ef")

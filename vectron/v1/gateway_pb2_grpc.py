@@ -124,6 +124,26 @@ class VectronServiceStub:
                 request_serializer=vectron_dot_v1_dot_gateway__pb2.SearchBatchPointsRequest.SerializeToString,
                 response_deserializer=vectron_dot_v1_dot_gateway__pb2.SearchBatchPointsReply.FromString,
                 _registered_method=True)
+        self.AdminListUsers = channel.unary_unary(
+                '/vectron.v1.VectronService/AdminListUsers',
+                request_serializer=vectron_dot_v1_dot_gateway__pb2.ListUsersSpec.SerializeToString,
+                response_deserializer=vectron_dot_v1_dot_gateway__pb2.AdminUsersReply.FromString,
+                _registered_method=True)
+        self.AdminSetPlan = channel.unary_unary(
+                '/vectron.v1.VectronService/AdminSetPlan',
+                request_serializer=vectron_dot_v1_dot_gateway__pb2.SetPlanSpec.SerializeToString,
+                response_deserializer=vectron_dot_v1_dot_gateway__pb2.UserReply.FromString,
+                _registered_method=True)
+        self.AdminSetDisabled = channel.unary_unary(
+                '/vectron.v1.VectronService/AdminSetDisabled',
+                request_serializer=vectron_dot_v1_dot_gateway__pb2.SetDisabledSpec.SerializeToString,
+                response_deserializer=vectron_dot_v1_dot_gateway__pb2.UserReply.FromString,
+                _registered_method=True)
+        self.AdminDeleteUser = channel.unary_unary(
+                '/vectron.v1.VectronService/AdminDeleteUser',
+                request_serializer=vectron_dot_v1_dot_gateway__pb2.DeleteUserSpec.SerializeToString,
+                response_deserializer=vectron_dot_v1_dot_gateway__pb2.AdminDeleteReply.FromString,
+                _registered_method=True)
 
 
 class VectronServiceServicer:
@@ -240,6 +260,31 @@ class VectronServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def AdminListUsers(self, request, context):
+        """administration (the session token of an admin: an email named by --admin-emails)
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def AdminSetPlan(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def AdminSetDisabled(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def AdminDeleteUser(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_VectronServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -332,6 +377,26 @@ def add_VectronServiceServicer_to_server(servicer, server):
                     servicer.SearchBatch,
                     request_deserializer=vectron_dot_v1_dot_gateway__pb2.SearchBatchPointsRequest.FromString,
                     response_serializer=vectron_dot_v1_dot_gateway__pb2.SearchBatchPointsReply.SerializeToString,
+            ),
+            'AdminListUsers': grpc.unary_unary_rpc_method_handler(
+                    servicer.AdminListUsers,
+                    request_deserializer=vectron_dot_v1_dot_gateway__pb2.ListUsersSpec.FromString,
+                    response_serializer=vectron_dot_v1_dot_gateway__pb2.AdminUsersReply.SerializeToString,
+            ),
+            'AdminSetPlan': grpc.unary_unary_rpc_method_handler(
+                    servicer.AdminSetPlan,
+                    request_deserializer=vectron_dot_v1_dot_gateway__pb2.SetPlanSpec.FromString,
+                    response_serializer=vectron_dot_v1_dot_gateway__pb2.UserReply.SerializeToString,
+            ),
+            'AdminSetDisabled': grpc.unary_unary_rpc_method_handler(
+                    servicer.AdminSetDisabled,
+                    request_deserializer=vectron_dot_v1_dot_gateway__pb2.SetDisabledSpec.FromString,
+                    response_serializer=vectron_dot_v1_dot_gateway__pb2.UserReply.SerializeToString,
+            ),
+            'AdminDeleteUser': grpc.unary_unary_rpc_method_handler(
+                    servicer.AdminDeleteUser,
+                    request_deserializer=vectron_dot_v1_dot_gateway__pb2.DeleteUserSpec.FromString,
+                    response_serializer=vectron_dot_v1_dot_gateway__pb2.AdminDeleteReply.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -820,6 +885,114 @@ class VectronService:
             '/vectron.v1.VectronService/SearchBatch',
             vectron_dot_v1_dot_gateway__pb2.SearchBatchPointsRequest.SerializeToString,
             vectron_dot_v1_dot_gateway__pb2.SearchBatchPointsReply.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AdminListUsers(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/vectron.v1.VectronService/AdminListUsers',
+            vectron_dot_v1_dot_gateway__pb2.ListUsersSpec.SerializeToString,
+            vectron_dot_v1_dot_gateway__pb2.AdminUsersReply.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AdminSetPlan(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/vectron.v1.VectronService/AdminSetPlan',
+            vectron_dot_v1_dot_gateway__pb2.SetPlanSpec.SerializeToString,
+            vectron_dot_v1_dot_gateway__pb2.UserReply.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AdminSetDisabled(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/vectron.v1.VectronService/AdminSetDisabled',
+            vectron_dot_v1_dot_gateway__pb2.SetDisabledSpec.SerializeToString,
+            vectron_dot_v1_dot_gateway__pb2.UserReply.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AdminDeleteUser(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/vectron.v1.VectronService/AdminDeleteUser',
+            vectron_dot_v1_dot_gateway__pb2.DeleteUserSpec.SerializeToString,
+            vectron_dot_v1_dot_gateway__pb2.AdminDeleteReply.FromString,
             options,
             channel_credentials,
             insecure,

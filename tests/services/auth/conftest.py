@@ -16,7 +16,7 @@ from vectron.services.serving import GrpcServer, start_grpc_server
 from vectron.v1 import auth_pb2_grpc
 
 SECRET = b"test-secret-0123456789abcdef0123456789"
-FAST = AuthConfig(bcrypt_rounds=4, write_timeout=3.0)
+FAST = AuthConfig(bcrypt_rounds=4, write_timeout=3.0, admin_emails=frozenset({"root@example.com"}))
 
 
 class FakeClock:

@@ -20,7 +20,7 @@ def test_client_round_trip_with_failover(grpc_server: GrpcServer) -> None:
             client.register_user("alice@example.com", "correct horse battery")
         token = client.login("alice@example.com", "correct horse battery").token
         assert client.get_user_profile(token) == user
-        created = client.create_api_key(token, "k", plan="pro", scope="read-only")
+        created = client.create_api_key(token, "k", scope="read-only")
         assert [k.key_id for k in client.list_api_keys(token)] == [created.info.key_id]
         cache = ApiKeyCache(client.validate_api_key, ttl=5.0)
         check = cache.get(created.key)

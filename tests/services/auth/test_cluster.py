@@ -151,7 +151,7 @@ def test_group_keeps_serving_while_the_leader_is_killed_and_restarted(cluster: A
     call_any(cluster, lambda n: n.stub().RegisterUser(request, timeout=10))
     token = call_any(cluster, lambda n: n.stub().Login(auth_pb2.LoginRequest(email=request.email, password=PASSWORD), timeout=10)).token
     md = [("authorization", f"Bearer {token}")]
-    key = call_any(cluster, lambda n: n.stub().CreateAPIKey(auth_pb2.CreateAPIKeyRequest(name="k", plan="pro"), metadata=md, timeout=10))
+    key = call_any(cluster, lambda n: n.stub().CreateAPIKey(auth_pb2.CreateAPIKeyRequest(name="k"), metadata=md, timeout=10))
 
     workload = Workload(cluster, key.key)
     workload.start()

@@ -44,15 +44,15 @@ def test_full_flow(stub: auth_pb2_grpc.AuthServiceStub) -> None:
     assert login.user == user and login.expires_at_ms > 0 and login.token.count(".") == 2
     md = bearer(login.token)
     assert stub.GetUserProfile(auth_pb2.GetUserProfileRequest(), metadata=md).user == user
-    created = stub.CreateAPIKey(auth_pb2.CreateAPIKeyRequest(name="ci", plan="unlimited"), metadata=md)
+    created = stub.CreateAPIKey(auth_pb2.CreateAPIKeyRequest(name="ci"), metadata=md)
     assert created.key.startswith(f"vk_{created.info.key_id}_") and created.info.scope == "read-write"
     listed = stub.ListAPIKeys(auth_pb2.ListAPIKeysRequest(), metadata=md).keys
     assert [k.key_id for k in listed] == [created.info.key_id]
     assert all(created.key not in str(k) for k in listed)  # never shown again
     valid = stub.ValidateAPIKey(auth_pb2.ValidateAPIKeyRequest(key=created.key))
     assert (valid.valid, valid.user_id, valid.key_id, valid.plan, valid.scope) == (
-        True, user.user_id, created.info.key_id, "unlimited", "read-write")
-    assert valid.limits == auth_pb2.PlanLimits()  # unlimited: all zero
+        True, user.user_id, created.info.key_id, "free", "read-write")  # the account's plan
+    assert valid.limits.requests_per_second == 10
     revoked = stub.RevokeAPIKey(auth_pb2.RevokeAPIKeyRequest(key_id=created.info.key_id), metadata=md).info
     assert revoked.revoked
     assert not stub.ValidateAPIKey(auth_pb2.ValidateAPIKeyRequest(key=created.key)).valid
@@ -88,7 +88,8 @@ def test_bad_input_gets_clear_statuses(stub: auth_pb2_grpc.AuthServiceStub) -> N
         (stub.RegisterUser, auth_pb2.RegisterUserRequest(email="b@x.io", password="p" * 73), None, S.INVALID_ARGUMENT),
         (stub.RegisterUser, auth_pb2.RegisterUserRequest(email="ALICE@example.com", password=PASSWORD), None, S.ALREADY_EXISTS),
         (stub.Login, auth_pb2.LoginRequest(email="alice@example.com", password="nope-nope"), None, S.UNAUTHENTICATED),
-        (stub.CreateAPIKey, auth_pb2.CreateAPIKeyRequest(name="k", plan="gold"), md, S.INVALID_ARGUMENT),
+        (stub.AdminSetPlan, auth_pb2.AdminSetPlanRequest(user="alice@example.com", plan="unlimited"), md, S.PERMISSION_DENIED),
+        (stub.AdminListUsers, auth_pb2.AdminListUsersRequest(), None, S.UNAUTHENTICATED),
         (stub.CreateAPIKey, auth_pb2.CreateAPIKeyRequest(name="k", scope="root"), md, S.INVALID_ARGUMENT),
         (stub.RevokeAPIKey, auth_pb2.RevokeAPIKeyRequest(key_id="000000000000"), md, S.NOT_FOUND),
         (stub.RevokeAPIKey, auth_pb2.RevokeAPIKeyRequest(key_id=""), md, S.INVALID_ARGUMENT),
@@ -114,7 +115,8 @@ def test_login_throttle_over_grpc(stub: auth_pb2_grpc.AuthServiceStub) -> None:
             grpc.StatusCode.UNAUTHENTICATED)
     with pytest.raises(grpc.RpcError) as err:
         stub.Login(auth_pb2.LoginRequest(email="alice@example.com", password=PASSWORD))
-    assert err.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED and "too many attempts" in err.value.details()
+    assert err.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED and "too many failed logins" in err.value.details()
+    assert 0 < float(dict(err.value.trailing_metadata())["retry-after"]) <= 60
 
 
 def test_health_and_reflection(grpc_server: GrpcServer) -> None:

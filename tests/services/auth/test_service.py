@@ -9,11 +9,11 @@ import bcrypt
 import jwt
 import pytest
 
-from vectron.errors import AlreadyExists, InvalidArgument, NotFound, ResourceExhausted, Unauthenticated
+from vectron.errors import AlreadyExists, InvalidArgument, NotFound, RateLimited, ResourceExhausted, Unauthenticated
 from vectron.raft import InMemoryGroup
 from vectron.services.auth import AuthService, AuthStateMachine, TokenIssuer
 from vectron.services.auth.api_keys import hash_secret, parse_key
-from vectron.services.auth.throttle import LoginThrottle
+from vectron.services.auth.throttle import AccessGuard, GuardLimits
 
 from .conftest import FAST, SECRET, FakeClock
 
@@ -98,15 +98,17 @@ def test_failed_logins_are_throttled_per_email_without_checking_the_password(
     group: InMemoryGroup, tokens: TokenIssuer, clock: FakeClock
 ) -> None:
     throttle_clock = FakeClock(0)
-    service = AuthService(group, tokens, FAST, clock=clock, throttle=LoginThrottle(max_failures=5, window=60, clock=throttle_clock))
+    service = AuthService(group, tokens, FAST, clock=clock, guard=AccessGuard(GuardLimits(), clock=throttle_clock))
     service.register_user("alice@example.com", PASSWORD)
     service.register_user("bob@example.com", PASSWORD)
     for _ in range(5):
         with pytest.raises(Unauthenticated):
             service.login("alice@example.com", "wrong password")
-    with pytest.raises(ResourceExhausted, match="too many attempts"):
+    with pytest.raises(RateLimited, match="too many failed logins") as err:
         service.login("Alice@example.com", PASSWORD)  # even the right password is not checked
+    assert 0 < err.value.retry_after <= 60
     service.login("bob@example.com", PASSWORD)  # other emails are unaffected
+    service.login("alice@example.com", PASSWORD, "10.0.0.2")  # so is the owner from another address
     throttle_clock.advance(61)
     assert service.login("alice@example.com", PASSWORD).user.email == "alice@example.com"
 
@@ -173,7 +175,11 @@ def test_deleted_users_tokens_and_keys_stop_working(service: AuthService, alice)
 
 def test_api_key_lifecycle(service: AuthService, group: InMemoryGroup, alice) -> None:
     session = login_session(service)
-    created = service.create_api_key(session, "ci", plan="pro", scope="read-only")
+    service.register_user("root@example.com", PASSWORD)
+    root = service.authenticate(service.login("root@example.com", PASSWORD).token)
+    created = service.create_api_key(session, "ci", scope="read-only")
+    assert created.info.plan.name == "free"  # a new account's plan
+    service.admin_set_plan(root, "alice@example.com", "pro")  # the key follows its account
     parsed = parse_key(created.key)
     assert parsed is not None and parsed.key_id == created.info.key_id
     assert len(base64.urlsafe_b64decode(parsed.secret + "=")) * 8 >= 256
@@ -228,8 +234,7 @@ def test_bad_key_requests_change_nothing(service: AuthService, group: InMemoryGr
     session = login_session(service)
     before = snapshot(group.fsm)
     for kwargs, field in [
-        (dict(name="", plan="free"), "name"),
-        (dict(name="k", plan="gold"), "plan"),
+        (dict(name=""), "name"),
         (dict(name="k", scope="admin"), "scope"),
         (dict(name="x" * 101), "name"),
     ]:
@@ -270,7 +275,7 @@ def test_concurrent_wrong_passwords_cannot_overrun_the_throttle(service: AuthSer
         t.start()
     for t in threads:
         t.join()
-    assert sorted(outcomes) == ["ResourceExhausted"] * 7 + ["Unauthenticated"] * 5
+    assert sorted(outcomes) == ["RateLimited"] * 7 + ["Unauthenticated"] * 5
 
 
 def test_an_unavailable_group_does_not_use_up_login_attempts(service: AuthService, group: InMemoryGroup, alice) -> None:

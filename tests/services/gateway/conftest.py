@@ -21,13 +21,14 @@ import pytest
 
 from vectron.services.auth.grpc_server import SERVICE_NAME as AUTH_SERVICE, AuthServicer
 from vectron.services.gateway.api import GatewayConfig
+from vectron.services.gateway.edge import EdgeLimits
 from vectron.services.gateway.node import GatewayNode, serve_gateway
 from vectron.services.placement.grpc_server import SERVICE_NAME as PLACEMENT_SERVICE, PlacementServicer
 from vectron.services.serving import GrpcServer, start_grpc_server
 from vectron.services.worker.grpc_server import SERVICE_NAME as WORKER_SERVICE, WorkerServicer
 from vectron.v1 import auth_pb2_grpc, placement_pb2_grpc, worker_pb2_grpc
 
-from tests.services.gateway.doubles import Cluster, FaultyWorkerService, build_cluster
+from tests.services.gateway.doubles import ADMIN_EMAIL, Cluster, FaultyWorkerService, build_cluster
 
 
 @dataclass
@@ -42,20 +43,34 @@ class Stack:
     def url(self) -> str:
         return self.node.url
 
-    def account(self, email: str = "ada@example.com", password: str = "correct horse battery", **key_args: Any) -> dict[str, str]:
-        """Register, log in and create a key; returns token and key."""
-        r = self.http.post("/v1/users/register", json={"email": email, "password": password})
-        assert r.status_code == 201, r.text
+    def login(self, email: str, password: str = "correct horse battery", *, register: bool = True) -> str:
+        """Register (unless told not to) and log in; the session token."""
+        if register:
+            r = self.http.post("/v1/users/register", json={"email": email, "password": password})
+            assert r.status_code in (201, 409), r.text
         r = self.http.post("/v1/users/login", json={"email": email, "password": password})
         assert r.status_code == 200, r.text
-        token = r.json()["token"]
-        key_args.setdefault("plan", "unlimited")
+        return str(r.json()["token"])
+
+    def admin_token(self) -> str:
+        """A session of the stack's admin (ADMIN_EMAIL), registered on first use."""
+        return self.login(ADMIN_EMAIL)
+
+    def account(
+        self, email: str = "ada@example.com", password: str = "correct horse battery", plan: str | None = None, **key_args: Any
+    ) -> dict[str, str]:
+        """Register, log in, have the admin set the plan (new accounts are unlimited here) and
+        create a key; returns token and key."""
+        token = self.login(email, password)
+        if plan is not None:
+            r = self.http.put(f"/v1/admin/users/{email}/plan", json={"plan": plan}, headers={"Authorization": f"Bearer {self.admin_token()}"})
+            assert r.status_code == 200, r.text
         r = self.http.post("/v1/keys", json={"name": "k", **key_args}, headers={"Authorization": f"Bearer {token}"})
         assert r.status_code == 201, r.text
         return {"token": token, "key": r.json()["key"], "key_id": r.json()["api_key"]["id"]}
 
 
-def build_stack(tmp: pathlib.Path, *, workers: int = 2, config: GatewayConfig | None = None) -> Stack:
+def build_stack(tmp: pathlib.Path, *, workers: int = 2, config: GatewayConfig | None = None, limits: EdgeLimits | None = None) -> Stack:
     servers: list[GrpcServer] = []
     servicers: list[WorkerServicer] = []
 
@@ -89,7 +104,7 @@ def build_stack(tmp: pathlib.Path, *, workers: int = 2, config: GatewayConfig | 
         rest_listen="127.0.0.1:0",
         grpc_listen="127.0.0.1:0",
         config=config or GatewayConfig(retry_deadline=3.0, retry_attempts=4, default_shards=3),
-        max_body_bytes=1 << 20,
+        limits=limits or EdgeLimits(max_body_bytes=1 << 20),
     )
     http = httpx.Client(base_url=node.url, timeout=30)
     return Stack(node=node, workers=list(cluster.workers.values()), http=http, servers=servers, closers=closers)

@@ -30,6 +30,8 @@ from vectron.services.worker.service import ShardKey, WorkerConfig, WorkerServic
 from vectron.v1 import placement_pb2, worker_pb2
 
 SECRET = b"gateway-test-secret-0123456789abcdef"
+#: the admin of the test auth services (new accounts get the unlimited plan; an admin sets others)
+ADMIN_EMAIL = "root@example.com"
 
 
 def memory_group(fsm: Any, address: str, peers: list[str], data_dir: pathlib.Path) -> InMemoryGroup[Any]:
@@ -101,17 +103,17 @@ class LocalAuth:
     def __init__(self, service: AuthService) -> None:
         self.service = service
 
-    def register_user(self, email: str, password: str) -> User:
-        return self.service.register_user(email, password)
+    def register_user(self, email: str, password: str, client_address: str = "") -> User:
+        return self.service.register_user(email, password, client_address)
 
-    def login(self, email: str, password: str) -> LoginResult:
-        return self.service.login(email, password)
+    def login(self, email: str, password: str, client_address: str = "") -> LoginResult:
+        return self.service.login(email, password, client_address)
 
     def get_user_profile(self, token: str) -> User:
         return self.service.get_user_profile(self.service.authenticate(token))
 
-    def create_api_key(self, token: str, name: str, plan: str = "", scope: str = "") -> CreatedKey:
-        return self.service.create_api_key(self.service.authenticate(token), name, plan, scope)
+    def create_api_key(self, token: str, name: str, scope: str = "") -> CreatedKey:
+        return self.service.create_api_key(self.service.authenticate(token), name, scope)
 
     def list_api_keys(self, token: str) -> list[ApiKeyInfo]:
         return self.service.list_api_keys(self.service.authenticate(token))
@@ -121,6 +123,18 @@ class LocalAuth:
 
     def validate_api_key(self, key: str) -> KeyValidation:
         return self.service.validate_api_key(key)
+
+    def admin_list_users(self, token: str, after: str = "", limit: int = 0) -> tuple[list[User], str]:
+        return self.service.admin_list_users(self.service.authenticate(token), after, limit)
+
+    def admin_set_plan(self, token: str, user: str, plan: str) -> User:
+        return self.service.admin_set_plan(self.service.authenticate(token), user, plan)
+
+    def admin_set_disabled(self, token: str, user: str, disabled: bool) -> User:
+        return self.service.admin_set_disabled(self.service.authenticate(token), user, disabled)
+
+    def admin_delete_user(self, token: str, user: str) -> User:
+        return self.service.admin_delete_user(self.service.authenticate(token), user)
 
 
 @dataclass
@@ -155,7 +169,7 @@ def build_cluster(tmp: pathlib.Path, *, workers: int = 2, serve: Callable[[Fault
     closers: list[Callable[[], None]] = []
     auth_group = InMemoryGroup(AuthStateMachine(tmp / "auth", sync=False, map_size=1 << 26))
     closers.append(auth_group.stop)
-    auth = AuthService(auth_group, TokenIssuer(SECRET, ttl_seconds=600), AuthConfig(bcrypt_rounds=4))
+    auth = AuthService(auth_group, TokenIssuer(SECRET, ttl_seconds=600), AuthConfig(bcrypt_rounds=4, admin_emails=frozenset({ADMIN_EMAIL}), default_plan="unlimited"))
     pl_group = InMemoryGroup(PlacementStateMachine(tmp / "placement", sync=False, map_size=1 << 26))
     closers.append(pl_group.stop)
     placement = PlacementService(pl_group, PlacementConfig(liveness_timeout=3600))

@@ -103,7 +103,7 @@ def single_node(tmp: pathlib.Path, *extra: str) -> Daemon:
         "--role", "all", "--data-dir", str(data), "--rest-listen", rest, "--public-grpc-listen", grpc_,
         "--auth-raft", f"127.0.0.1:{ports[2]}", "--auth-grpc", f"127.0.0.1:{ports[3]}",
         "--placement-raft", f"127.0.0.1:{ports[4]}", "--placement-grpc", f"127.0.0.1:{ports[5]}",
-        "--worker-grpc", f"127.0.0.1:{ports[6]}", "--raft-ports", f"{lo}-{hi}", "--bcrypt-rounds", "4",
+        "--worker-grpc", f"127.0.0.1:{ports[6]}", "--raft-ports", f"{lo}-{hi}", "--bcrypt-rounds", "4", "--default-plan", "unlimited",
         "--default-shards", "3", "--log-level", "INFO", *extra,
     ]
     env = {k: v for k, v in os.environ.items() if not k.startswith("VECTRON_")}

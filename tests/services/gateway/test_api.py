@@ -22,7 +22,7 @@ DIM = 4
 def key_of(g: Gateway) -> str:
     g.register(m.Credentials(email="ada@example.com", password="correct horse battery"))
     token = g.login(m.Credentials(email="ada@example.com", password="correct horse battery")).token
-    return g.create_key(token, m.CreateKeyRequest(name="k", plan="unlimited")).key
+    return g.create_key(token, m.CreateKeyRequest(name="k")).key
 
 
 def points(n: int, seed: int = 0) -> list[m.PointIn]:

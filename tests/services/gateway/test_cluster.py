@@ -23,13 +23,13 @@ def pts(lo: int, hi: int) -> list[Point]:
 
 def test_three_nodes_survive_a_killed_node(tmp_path: pathlib.Path) -> None:
     d = tmp_path / "cluster"
-    state = cluster_up(d, nodes=3, timeout=180, extra_args=["--bcrypt-rounds", "4"])
+    state = cluster_up(d, nodes=3, timeout=180, extra_args=["--bcrypt-rounds", "4", "--default-plan", "unlimited"])
     try:
         urls = [f"http://{n['rest']}" for n in state["nodes"]]
         admin = vectron.Client(urls[0])
         user = admin.register("k@example.com", "correct horse battery")
         admin.login("k@example.com", "correct horse battery")
-        key = admin.create_key("cluster", plan="unlimited")
+        key = admin.create_key("cluster")
         assert admin.profile() == user and [k.id for k in admin.list_keys()] == [key.api_key.id]
         clients = [vectron.Client(u, api_key=key.key, retries=6) for u in urls]
         col = clients[0].create_collection("docs", 3)

@@ -27,7 +27,7 @@ def test_flows_over_grpc(stack: Stack, stub: gateway_pb2_grpc.VectronServiceStub
     user = stub.Register(pb.Credentials(email="g@example.com", password="correct horse battery")).user
     login = stub.Login(pb.Credentials(email="g@example.com", password="correct horse battery"))
     assert login.user == user and login.token
-    created = stub.CreateKey(pb.CreateKeyRequest(name="grpc", plan="unlimited"), metadata=md(login.token))
+    created = stub.CreateKey(pb.CreateKeyRequest(name="grpc"), metadata=md(login.token))
     key = created.key
     assert stub.GetProfile(pb.ProfileRequest(), metadata=md(login.token)).user == user
     assert [k.id for k in stub.ListKeys(pb.ListKeysRequest(), metadata=md(login.token)).api_keys] == [created.api_key.id]

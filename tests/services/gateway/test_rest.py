@@ -39,11 +39,11 @@ def test_eight_flows_with_payloads(stack: Stack) -> None:
     login = r.json()
     assert login["user"] == user and login["token"] and login["expires_at"]
     token = login["token"]
-    r = http.post("/v1/keys", json={"name": "laptop", "plan": "pro"}, headers=H(token))
+    r = http.post("/v1/keys", json={"name": "laptop"}, headers=H(token))
     assert r.status_code == 201
     key, info = r.json()["key"], r.json()["api_key"]
     assert key.startswith(f"vk_{info['id']}_") and info["prefix"] == f"vk_{info['id']}"
-    assert info["plan"] == "pro" and info["scope"] == "read-write" and info["name"] == "laptop"
+    assert info["plan"] == "unlimited" and info["scope"] == "read-write" and info["name"] == "laptop"  # the account's plan
     assert create(stack, key, "docs", 4, distance="cosine", shards=3).status_code == 201
     pts = make_points(30)
     pts.append({"id": "string-id", "vector": [0.5, 0.5, 0.5, 0.5], "payload": {"kind": "str", "ok": True, "n": None}})
@@ -187,7 +187,7 @@ def test_credentials(stack: Stack) -> None:
 def test_read_only_key_and_plans(stack: Stack) -> None:
     acc = stack.account(plan="free")
     http = stack.http
-    ro = http.post("/v1/keys", json={"name": "ro", "scope": "read-only", "plan": "pro"}, headers=H(acc["token"])).json()["key"]
+    ro = http.post("/v1/keys", json={"name": "ro", "scope": "read-only"}, headers=H(acc["token"])).json()["key"]
     assert create(stack, acc["key"]).status_code == 201
     r = http.post("/v1/collections/docs/points", json={"points": make_points(2)}, headers=H(ro))
     assert r.status_code == 403 and r.json()["error"]["code"] == "permission_denied"
@@ -199,15 +199,16 @@ def test_read_only_key_and_plans(stack: Stack) -> None:
     assert create(stack, acc["key"], "two").status_code == 201
     assert create(stack, acc["key"], "three").status_code == 201
     r = create(stack, acc["key"], "four")
-    assert r.status_code == 429 and r.json()["error"]["code"] == "resource_exhausted"
-    # free plan: 10 requests/s per key -> the 11th request of a burst gets 429 with Retry-After
+    assert r.status_code == 429 and r.json()["error"]["code"] == "resource_exhausted" and r.headers["Retry-After"] == "60"
+    # free plan: 10 requests/s per account -> the 11th request of a burst gets 429 with Retry-After
     # (the limiter's clock is frozen here: no dependence on how fast the requests run)
     stack.node.gateway.limiter = TokenBucketLimiter(clock=lambda: 1000.0)
     statuses = [http.post("/v1/collections/docs/points/count", json={}, headers=H(acc["key"])) for _ in range(11)]
     assert [r.status_code for r in statuses] == [200] * 10 + [429]
     assert statuses[-1].headers["Retry-After"] == "1" and statuses[-1].json()["error"]["code"] == "rate_limited"
-    # another key of the same user has its own bucket
-    assert http.post("/v1/collections/docs/points/count", json={}, headers=H(ro)).status_code == 200
+    # another key of the same account shares its bucket
+    r = http.post("/v1/collections/docs/points/count", json={}, headers=H(ro))
+    assert r.status_code == 429 and r.headers["Retry-After"] == "1"
 
 
 BAD = [
@@ -325,7 +326,7 @@ def test_documents_and_health(stack: Stack) -> None:
     assert http.get("/docs").status_code == 200
     assert http.get("/healthz").json()["status"] == "ok"
     assert http.get("/readyz").json()["status"] == "ready"
-    http.get("/v1/collections")
+    http.get("/v1/collections", headers=H(stack.account()["key"]))
     text = http.get("/metrics").text
     assert "vectron_gateway_requests_total" in text and 'operation="list_collections"' in text
     r = http.get("/v1/nope")

@@ -163,7 +163,7 @@ def test_single_node_flows_end_to_end(tmp_path: pathlib.Path) -> None:
         assert http.post("/v1/users/register", json={"email": "e@example.com", "password": "pass-word-1"}).status_code == 201
         token = http.post("/v1/users/login", json={"email": "e@example.com", "password": "pass-word-1"}).json()["token"]
         auth = {"Authorization": f"Bearer {token}"}
-        created = http.post("/v1/keys", json={"name": "e2e", "plan": "unlimited"}, headers=auth).json()
+        created = http.post("/v1/keys", json={"name": "e2e"}, headers=auth).json()
         key = {"Authorization": f"Bearer {created['key']}"}
         assert http.put("/v1/collections/docs", json={"dimension": 3}, headers=key).status_code == 201
         pts = [{"id": i, "vector": [1.0, float(i), 0.5], "payload": {"i": i, "s": f"p{i}"}} for i in range(30)]
@@ -205,7 +205,7 @@ def real(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
             email = f"{who}@example.com"
             assert http.post("/v1/users/register", json={"email": email, "password": "pass-word-1"}).status_code == 201
             token = http.post("/v1/users/login", json={"email": email, "password": "pass-word-1"}).json()["token"]
-            key = http.post("/v1/keys", json={"name": who, "plan": "unlimited"}, headers={"Authorization": f"Bearer {token}"}).json()["key"]
+            key = http.post("/v1/keys", json={"name": who}, headers={"Authorization": f"Bearer {token}"}).json()["key"]
             accounts[who] = {"token": token, "key": key}
         ka = {"Authorization": f"Bearer {accounts['a']['key']}"}
         assert http.put("/v1/collections/docs", json={"dimension": 4}, headers=ka).status_code == 201

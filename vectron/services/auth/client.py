@@ -38,12 +38,12 @@ class AuthClient:
     def _md(token: str) -> list[tuple[str, str]]:
         return [("authorization", f"Bearer {token}")]
 
-    def register_user(self, email: str, password: str) -> User:
-        req = auth_pb2.RegisterUserRequest(email=email, password=password)
+    def register_user(self, email: str, password: str, client_address: str = "") -> User:
+        req = auth_pb2.RegisterUserRequest(email=email, password=password, client_address=client_address)
         return User.from_proto(self._call(lambda s, t: s.RegisterUser(req, timeout=t), idempotent=False).user)
 
-    def login(self, email: str, password: str) -> LoginResult:
-        req = auth_pb2.LoginRequest(email=email, password=password)
+    def login(self, email: str, password: str, client_address: str = "") -> LoginResult:
+        req = auth_pb2.LoginRequest(email=email, password=password, client_address=client_address)
         r = self._call(lambda s, t: s.Login(req, timeout=t))
         return LoginResult(token=r.token, expires_at_ms=r.expires_at_ms, user=User.from_proto(r.user))
 
@@ -59,8 +59,8 @@ class AuthClient:
         req = auth_pb2.DeleteUserRequest()
         self._call(lambda s, t: s.DeleteUser(req, metadata=self._md(token), timeout=t), idempotent=False)
 
-    def create_api_key(self, token: str, name: str, plan: str = "", scope: str = "") -> CreatedKey:
-        req = auth_pb2.CreateAPIKeyRequest(name=name, plan=plan, scope=scope)
+    def create_api_key(self, token: str, name: str, scope: str = "") -> CreatedKey:
+        req = auth_pb2.CreateAPIKeyRequest(name=name, scope=scope)
         r = self._call(lambda s, t: s.CreateAPIKey(req, metadata=self._md(token), timeout=t), idempotent=False)
         return CreatedKey(key=r.key, info=ApiKeyInfo.from_proto(r.info))
 
@@ -77,8 +77,27 @@ class AuthClient:
         req = auth_pb2.ValidateAPIKeyRequest(key=key)
         r: Any = self._call(lambda s, t: s.ValidateAPIKey(req, timeout=t))
         if not r.valid:
-            return KeyValidation(valid=False)
+            return KeyValidation(valid=False, disabled=r.disabled)
         info = ApiKeyInfo.from_proto(
             auth_pb2.APIKeyInfo(key_id=r.key_id, user_id=r.user_id, plan=r.plan, limits=r.limits, scope=r.scope)
         )
         return KeyValidation(valid=True, user_id=r.user_id, key_id=r.key_id, plan=info.plan, scope=r.scope)
+
+    # -- admin (the session of an admin) ------------------------------------------------
+    def admin_list_users(self, token: str, after: str = "", limit: int = 0) -> tuple[list[User], str]:
+        req = auth_pb2.AdminListUsersRequest(after=after, limit=limit)
+        r = self._call(lambda s, t: s.AdminListUsers(req, metadata=self._md(token), timeout=t))
+        return [User.from_proto(u) for u in r.users], r.next_after
+
+    def admin_set_plan(self, token: str, user: str, plan: str) -> User:
+        req = auth_pb2.AdminSetPlanRequest(user=user, plan=plan)
+        return User.from_proto(self._call(lambda s, t: s.AdminSetPlan(req, metadata=self._md(token), timeout=t)).user)
+
+    def admin_set_disabled(self, token: str, user: str, disabled: bool) -> User:
+        req = auth_pb2.AdminSetDisabledRequest(user=user, disabled=disabled)
+        return User.from_proto(self._call(lambda s, t: s.AdminSetDisabled(req, metadata=self._md(token), timeout=t)).user)
+
+    def admin_delete_user(self, token: str, user: str) -> User:
+        req = auth_pb2.AdminDeleteUserRequest(user=user)
+        r = self._call(lambda s, t: s.AdminDeleteUser(req, metadata=self._md(token), timeout=t), idempotent=False)
+        return User.from_proto(r.user)

@@ -40,7 +40,7 @@ def _create_user(store: AuthStorage, txn: lmdb.Transaction, cmd: auth_pb2.Create
         return error_result(AlreadyExists(f"a user with email {user.email!r} already exists", field="email"))
     if not store.put_new_user(txn, user):
         return error_result(AlreadyExists("user id already taken; retry", field="user_id"))
-    return auth_pb2.AuthResult(user=auth_pb2.User(user_id=user.user_id, email=user.email, created_at_ms=user.created_at_ms))
+    return auth_pb2.AuthResult(user=_user_view(user))
 
 
 def _delete_user(store: AuthStorage, txn: lmdb.Transaction, cmd: auth_pb2.DeleteUserCmd) -> auth_pb2.AuthResult:
@@ -72,6 +72,30 @@ def _revoke_key(store: AuthStorage, txn: lmdb.Transaction, cmd: auth_pb2.RevokeK
     return auth_pb2.AuthResult(key=record.info)
 
 
+def _update_user(store: AuthStorage, txn: lmdb.Transaction, user_id: str, **changes: object) -> auth_pb2.AuthResult:
+    record = store.user_by_id(txn, user_id)
+    if record is None:
+        return error_result(NotFound("user not found", field="user"))
+    for name, value in changes.items():
+        setattr(record, name, value)
+    store.put_user(txn, record)
+    return auth_pb2.AuthResult(user=_user_view(record))
+
+
+def _set_user_plan(store: AuthStorage, txn: lmdb.Transaction, cmd: auth_pb2.SetUserPlanCmd) -> auth_pb2.AuthResult:
+    return _update_user(store, txn, cmd.user_id, plan=cmd.plan)
+
+
+def _set_user_disabled(store: AuthStorage, txn: lmdb.Transaction, cmd: auth_pb2.SetUserDisabledCmd) -> auth_pb2.AuthResult:
+    return _update_user(store, txn, cmd.user_id, disabled=cmd.disabled)
+
+
+def _user_view(record: auth_pb2.UserRecord) -> auth_pb2.User:
+    return auth_pb2.User(
+        user_id=record.user_id, email=record.email, created_at_ms=record.created_at_ms, plan=record.plan, disabled=record.disabled
+    )
+
+
 def _revoke_session(store: AuthStorage, txn: lmdb.Transaction, cmd: auth_pb2.RevokeSessionCmd) -> auth_pb2.AuthResult:
     store.revoke_session(txn, cmd.jti, cmd.expires_at_ms)
     store.prune_revoked_sessions(txn, cmd.now_ms)
@@ -84,6 +108,8 @@ _HANDLERS: dict[str, Callable[[AuthStorage, lmdb.Transaction, object], auth_pb2.
     "create_key": _create_key,  # type: ignore[dict-item]
     "revoke_key": _revoke_key,  # type: ignore[dict-item]
     "revoke_session": _revoke_session,  # type: ignore[dict-item]
+    "set_user_plan": _set_user_plan,  # type: ignore[dict-item]
+    "set_user_disabled": _set_user_disabled,  # type: ignore[dict-item]
 }
 
 

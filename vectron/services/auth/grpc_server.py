@@ -46,6 +46,11 @@ ACCESS: dict[str, Access] = {
     "CreateAPIKey": Access.SESSION,
     "ListAPIKeys": Access.SESSION,
     "RevokeAPIKey": Access.SESSION,
+    # a session whose email is one of the admins' (checked by AuthService.require_admin)
+    "AdminListUsers": Access.SESSION,
+    "AdminSetPlan": Access.SESSION,
+    "AdminSetDisabled": Access.SESSION,
+    "AdminDeleteUser": Access.SESSION,
 }
 
 
@@ -91,10 +96,11 @@ class AuthServicer(auth_pb2_grpc.AuthServiceServicer):
 
     # -- open -------------------------------------------------------------------------
     def _rpc_RegisterUser(self, request: auth_pb2.RegisterUserRequest, session: None) -> auth_pb2.RegisterUserResponse:
-        return auth_pb2.RegisterUserResponse(user=self.service.register_user(request.email, request.password).to_proto())
+        user = self.service.register_user(request.email, request.password, request.client_address)
+        return auth_pb2.RegisterUserResponse(user=user.to_proto())
 
     def _rpc_Login(self, request: auth_pb2.LoginRequest, session: None) -> auth_pb2.LoginResponse:
-        result = self.service.login(request.email, request.password)
+        result = self.service.login(request.email, request.password, request.client_address)
         return auth_pb2.LoginResponse(token=result.token, expires_at_ms=result.expires_at_ms, user=result.user.to_proto())
 
     def _rpc_ValidateAPIKey(self, request: auth_pb2.ValidateAPIKeyRequest, session: None) -> auth_pb2.ValidateAPIKeyResponse:
@@ -113,7 +119,7 @@ class AuthServicer(auth_pb2_grpc.AuthServiceServicer):
         return auth_pb2.LogoutResponse()
 
     def _rpc_CreateAPIKey(self, request: auth_pb2.CreateAPIKeyRequest, session: Session) -> auth_pb2.CreateAPIKeyResponse:
-        created = self.service.create_api_key(session, request.name, request.plan, request.scope)
+        created = self.service.create_api_key(session, request.name, request.scope)
         return auth_pb2.CreateAPIKeyResponse(key=created.key, info=created.info.to_proto())
 
     def _rpc_ListAPIKeys(self, request: auth_pb2.ListAPIKeysRequest, session: Session) -> auth_pb2.ListAPIKeysResponse:
@@ -121,3 +127,17 @@ class AuthServicer(auth_pb2_grpc.AuthServiceServicer):
 
     def _rpc_RevokeAPIKey(self, request: auth_pb2.RevokeAPIKeyRequest, session: Session) -> auth_pb2.RevokeAPIKeyResponse:
         return auth_pb2.RevokeAPIKeyResponse(info=self.service.revoke_api_key(session, request.key_id).to_proto())
+
+    # -- admin ------------------------------------------------------------------------
+    def _rpc_AdminListUsers(self, request: auth_pb2.AdminListUsersRequest, session: Session) -> auth_pb2.AdminListUsersResponse:
+        users, after = self.service.admin_list_users(session, request.after, request.limit)
+        return auth_pb2.AdminListUsersResponse(users=[u.to_proto() for u in users], next_after=after)
+
+    def _rpc_AdminSetPlan(self, request: auth_pb2.AdminSetPlanRequest, session: Session) -> auth_pb2.AdminUserResponse:
+        return auth_pb2.AdminUserResponse(user=self.service.admin_set_plan(session, request.user, request.plan).to_proto())
+
+    def _rpc_AdminSetDisabled(self, request: auth_pb2.AdminSetDisabledRequest, session: Session) -> auth_pb2.AdminUserResponse:
+        return auth_pb2.AdminUserResponse(user=self.service.admin_set_disabled(session, request.user, request.disabled).to_proto())
+
+    def _rpc_AdminDeleteUser(self, request: auth_pb2.AdminDeleteUserRequest, session: Session) -> auth_pb2.AdminUserResponse:
+        return auth_pb2.AdminUserResponse(user=self.service.admin_delete_user(session, request.user).to_proto())

@@ -81,13 +81,21 @@ class User:
     user_id: str
     email: str
     created_at_ms: int
+    #: the account's plan (every key of the account has it); set by an admin
+    plan: str = DEFAULT_PLAN
+    disabled: bool = False
 
     @classmethod
     def from_proto(cls, msg: auth_pb2.User | auth_pb2.UserRecord) -> User:
-        return cls(user_id=msg.user_id, email=msg.email, created_at_ms=msg.created_at_ms)
+        return cls(
+            user_id=msg.user_id, email=msg.email, created_at_ms=msg.created_at_ms, plan=msg.plan or DEFAULT_PLAN,
+            disabled=msg.disabled,
+        )
 
     def to_proto(self) -> auth_pb2.User:
-        return auth_pb2.User(user_id=self.user_id, email=self.email, created_at_ms=self.created_at_ms)
+        return auth_pb2.User(
+            user_id=self.user_id, email=self.email, created_at_ms=self.created_at_ms, plan=self.plan, disabled=self.disabled
+        )
 
 
 @dataclass(frozen=True)
@@ -146,10 +154,12 @@ class KeyValidation:
     key_id: str = ""
     plan: Plan | None = None
     scope: str = ""
+    #: a real, unrevoked key of a disabled account (``valid`` is False)
+    disabled: bool = False
 
     def to_proto(self) -> auth_pb2.ValidateAPIKeyResponse:
         if not self.valid:
-            return auth_pb2.ValidateAPIKeyResponse(valid=False)
+            return auth_pb2.ValidateAPIKeyResponse(valid=False, disabled=self.disabled)
         assert self.plan is not None
         return auth_pb2.ValidateAPIKeyResponse(
             valid=True,

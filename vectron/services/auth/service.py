@@ -19,20 +19,22 @@ import logging
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import TypeVar
+from dataclasses import dataclass, replace
+from typing import Any, TypeVar
 
 import bcrypt
 
-from vectron.errors import InvalidArgument, NotFound, ResourceExhausted, Unauthenticated
+from vectron.errors import InvalidArgument, NotFound, PermissionDenied, Unauthenticated
 from vectron.raft.protocol import Group
 from vectron.raft.retry import propose_with_retry
 from vectron.services.auth import api_keys
 from vectron.services.auth.commands import decode_result
 from vectron.services.auth.fsm import AuthStateMachine
+from vectron.services.auth.storage import AuthStorage
 from vectron.services.auth.model import (
     ApiKeyInfo,
     CreatedKey,
+    DEFAULT_PLAN,
     KeyValidation,
     LoginResult,
     Session,
@@ -44,7 +46,7 @@ from vectron.services.auth.model import (
     validate_scope,
 )
 from vectron.services.auth.sessions import TokenIssuer
-from vectron.services.auth.throttle import LoginThrottle
+from vectron.services.auth.throttle import AccessGuard, GuardLimits
 from vectron.v1 import auth_pb2
 
 __all__ = ["AuthConfig", "AuthService"]
@@ -53,6 +55,9 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
+#: users in one page of admin_list_users
+MAX_USERS_PAGE = 1000
+
 
 
 @dataclass(frozen=True)
@@ -60,8 +65,12 @@ class AuthConfig:
     session_ttl_seconds: int = 3600
     bcrypt_rounds: int = 12
     max_keys_per_user: int = 100
-    login_max_failures: int = 5
-    login_window_seconds: float = 60.0
+    #: login and registration throttles, bcrypt concurrency (see throttle.py)
+    guard: GuardLimits = GuardLimits()
+    #: emails of the accounts that may use the Admin* operations (normalised at start)
+    admin_emails: frozenset[str] = frozenset()
+    #: the plan of a new account
+    default_plan: str = DEFAULT_PLAN
     #: total time a write may take, retries (same request id) included
     write_timeout: float = 10.0
     read_timeout: float = 5.0
@@ -85,15 +94,15 @@ class AuthService:
         config: AuthConfig | None = None,
         *,
         clock: Callable[[], float] = time.time,
-        throttle: LoginThrottle | None = None,
+        guard: AccessGuard | None = None,
     ) -> None:
         self.group = group
         self.tokens = tokens
         self.config = config or AuthConfig()
         self._clock = clock
-        self.throttle = throttle or LoginThrottle(
-            max_failures=self.config.login_max_failures, window=self.config.login_window_seconds
-        )
+        self.guard = guard or AccessGuard(self.config.guard)
+        self.admins = frozenset(normalize_email(e) for e in self.config.admin_emails)
+        self.default_plan = plan_named(self.config.default_plan).name
         # Checked against when the email is unknown, so a miss costs the same as a wrong password.
         self._dummy_hash = bcrypt.hashpw(b"vectron-no-such-user", bcrypt.gensalt(self.config.bcrypt_rounds))
 
@@ -116,44 +125,54 @@ class AuthService:
         return record
 
     # -- users and sessions ----------------------------------------------------------
-    def register_user(self, email: str, password: str) -> User:
-        """Create an account. ALREADY_EXISTS if the email is taken (decided by the FSM)."""
+    def register_user(self, email: str, password: str, client_address: str = "") -> User:
+        """Create an account with the node's default plan. ALREADY_EXISTS if the email is
+        taken (decided by the FSM); RateLimited past the address's registration budget."""
         email = normalize_email(email)
         password_bytes = validate_password(password)
+        self.guard.begin_registration(client_address)
+        try:
+            with self.guard.bcrypt_slot():
+                hashed = bcrypt.hashpw(password_bytes, bcrypt.gensalt(self.config.bcrypt_rounds)).decode("ascii")
+        except BaseException:
+            self.guard.cancel_registration(client_address)
+            raise
         record = auth_pb2.UserRecord(
-            user_id=uuid.uuid4().hex,
-            email=email,
-            password_hash=bcrypt.hashpw(password_bytes, bcrypt.gensalt(self.config.bcrypt_rounds)).decode("ascii"),
-            created_at_ms=_now_ms(self._clock),
+            user_id=uuid.uuid4().hex, email=email, password_hash=hashed, created_at_ms=_now_ms(self._clock),
+            plan=self.default_plan,
         )
         result = self._propose(auth_pb2.AuthCommand(create_user=auth_pb2.CreateUserCmd(user=record)))
         log.info("registered user %s", result.user.user_id)
         return User.from_proto(result.user)
 
-    def login(self, email: str, password: str) -> LoginResult:
+    def login(self, email: str, password: str, client_address: str = "") -> LoginResult:
         """Check a password and issue a session token. UNAUTHENTICATED on a bad email or
-        password; RESOURCE_EXHAUSTED after too many failures for this email."""
+        password; RateLimited (with the seconds to wait) after too many failures for this
+        email from this client address, or from this address for any email, or when every
+        bcrypt slot of the node stays busy; PERMISSION_DENIED for a disabled account."""
         email = normalize_email(email)
         if not isinstance(password, str) or not password:
             raise InvalidArgument("password is required", field="password")
-        if not self.throttle.try_attempt(email):  # counts as a failure until it succeeds
-            raise ResourceExhausted("too many attempts; try again later")
+        self.guard.begin_login(email, client_address)  # counts as a failure until it succeeds
         password_bytes = password.encode("utf-8")
         try:
             record = self._read(lambda fsm: fsm.read(lambda s, txn: s.user_by_email(txn, email)))
+            with self.guard.bcrypt_slot():
+                if len(password_bytes) > 72 or b"\x00" in password_bytes:
+                    ok = False  # no such password can have been registered
+                elif record is None:
+                    bcrypt.checkpw(password_bytes, self._dummy_hash)
+                    ok = False
+                else:
+                    ok = bcrypt.checkpw(password_bytes, record.password_hash.encode("ascii"))
         except BaseException:
-            self.throttle.cancel_attempt(email)  # nothing was checked
+            self.guard.cancel_login(email, client_address)  # nothing was checked
             raise
-        if len(password_bytes) > 72 or b"\x00" in password_bytes:
-            ok = False  # no such password can have been registered
-        elif record is None:
-            bcrypt.checkpw(password_bytes, self._dummy_hash)
-            ok = False
-        else:
-            ok = bcrypt.checkpw(password_bytes, record.password_hash.encode("ascii"))
         if not ok or record is None:
             raise Unauthenticated("wrong email or password")
-        self.throttle.record_success(email)
+        self.guard.login_succeeded(email, client_address)
+        if record.disabled:
+            raise PermissionDenied("this account is disabled; ask an administrator")
         token, session = self.tokens.issue(record.user_id)
         return LoginResult(token=token, expires_at_ms=session.expires_at * 1000, user=User.from_proto(record))
 
@@ -162,14 +181,16 @@ class AuthService:
         still exists and that the session was not revoked. UNAUTHENTICATED otherwise."""
         session = self.tokens.verify(token)
 
-        def read(fsm: AuthStateMachine) -> tuple[bool, bool]:
-            return fsm.read(lambda s, txn: (s.user_exists(txn, session.user_id), s.session_revoked(txn, session.jti)))
+        def read(fsm: AuthStateMachine) -> tuple[auth_pb2.UserRecord | None, bool]:
+            return fsm.read(lambda s, txn: (s.user_by_id(txn, session.user_id), s.session_revoked(txn, session.jti)))
 
-        exists, revoked = self._read(read)
-        if not exists:
+        record, revoked = self._read(read)
+        if record is None:
             raise Unauthenticated("the session's user no longer exists")
         if revoked:
             raise Unauthenticated("session revoked; log in again")
+        if record.disabled:
+            raise PermissionDenied("this account is disabled; ask an administrator")
         return session
 
     def get_user_profile(self, session: Session) -> User:
@@ -194,11 +215,12 @@ class AuthService:
         log.info("deleted user %s", session.user_id)
 
     # -- API keys --------------------------------------------------------------------
-    def create_api_key(self, session: Session, name: str, plan: str = "", scope: str = "") -> CreatedKey:
-        """Create a key for the signed-in user; the full key is returned this once."""
+    def create_api_key(self, session: Session, name: str, scope: str = "") -> CreatedKey:
+        """Create a key for the signed-in user; the full key is returned this once. The key
+        has its account's plan (plans belong to accounts and are set by an admin)."""
         name = validate_key_name(name)
-        plan_obj = plan_named(plan)
         scope = validate_scope(scope)
+        plan_obj = plan_named(self._active_user(session).plan)
         full_key, parts = api_keys.new_key()
         info = ApiKeyInfo(
             key_id=parts.key_id,
@@ -218,15 +240,17 @@ class AuthService:
         except NotFound:
             raise Unauthenticated("the session's user no longer exists") from None
         log.info("user %s created API key %s", session.user_id, parts.key_id)
-        return CreatedKey(key=full_key, info=ApiKeyInfo.from_proto(result.key))
+        return CreatedKey(key=full_key, info=replace(ApiKeyInfo.from_proto(result.key), plan=plan_obj))
 
     def list_api_keys(self, session: Session) -> list[ApiKeyInfo]:
         """The signed-in user's keys (revoked ones included, marked), read from the index."""
 
-        def read(fsm: AuthStateMachine) -> list[auth_pb2.APIKeyRecord]:
-            return fsm.read(lambda s, txn: s.keys_of_user(txn, session.user_id))
+        def read(fsm: AuthStateMachine) -> tuple[auth_pb2.UserRecord | None, list[auth_pb2.APIKeyRecord]]:
+            return fsm.read(lambda s, txn: (s.user_by_id(txn, session.user_id), s.keys_of_user(txn, session.user_id)))
 
-        return [ApiKeyInfo.from_proto(r.info) for r in self._read(read)]
+        user, records = self._read(read)
+        plan = plan_named(user.plan if user is not None else "")
+        return [replace(ApiKeyInfo.from_proto(r.info), plan=plan) for r in records]
 
     def revoke_api_key(self, session: Session, key_id: str) -> ApiKeyInfo:
         """Revoke one of the signed-in user's keys (NOT_FOUND for anyone else's)."""
@@ -244,7 +268,7 @@ class AuthService:
             )
         )
         log.info("user %s revoked API key %s", session.user_id, key_id)
-        return ApiKeyInfo.from_proto(result.key)
+        return replace(ApiKeyInfo.from_proto(result.key), plan=plan_named(self._active_user(session).plan))
 
     def validate_api_key(self, full_key: str) -> KeyValidation:
         """Is this a live key? One SHA-256 and a constant-time compare, never bcrypt.
@@ -255,11 +279,83 @@ class AuthService:
         if parsed is None:
             return KeyValidation(valid=False)
 
-        def read(fsm: AuthStateMachine) -> auth_pb2.APIKeyRecord | None:
-            return fsm.read(lambda s, txn: s.key(txn, parsed.key_id))
+        def read(fsm: AuthStateMachine) -> tuple[auth_pb2.APIKeyRecord | None, auth_pb2.UserRecord | None]:
+            def inner(s: AuthStorage, txn: Any) -> tuple[auth_pb2.APIKeyRecord | None, auth_pb2.UserRecord | None]:
+                key = s.key(txn, parsed.key_id)
+                return key, (s.user_by_id(txn, key.info.user_id) if key is not None else None)
 
-        record = self._read(read, self.config.validate_consistency)
+            return fsm.read(inner)
+
+        record, user = self._read(read, self.config.validate_consistency)
         if record is None or record.info.revoked or not api_keys.secret_matches(parsed.secret, record.secret_sha256):
             return KeyValidation(valid=False)
-        info = ApiKeyInfo.from_proto(record.info)
-        return KeyValidation(valid=True, user_id=info.user_id, key_id=info.key_id, plan=info.plan, scope=info.scope)
+        if user is None or user.disabled:
+            return KeyValidation(valid=False, disabled=user is not None)
+        info = record.info
+        return KeyValidation(valid=True, user_id=info.user_id, key_id=info.key_id, plan=plan_named(user.plan), scope=info.scope)
+
+    # -- administration (the session of an admin) ------------------------------------
+    def require_admin(self, session: Session) -> User:
+        """The signed-in admin; PERMISSION_DENIED for anyone whose email is not in ``admin_emails``."""
+        me = User.from_proto(self._active_user(session))
+        if me.email not in self.admins:
+            raise PermissionDenied("this operation is for administrators (named by --admin-emails)")
+        return me
+
+    def _target(self, user: str) -> auth_pb2.UserRecord:
+        """The account named by ``user`` (an id or an email); NOT_FOUND naming the field ``user``."""
+        user = (user or "").strip()
+        if not user:
+            raise InvalidArgument("user is required (an id or an email)", field="user")
+        email = normalize_email(user) if "@" in user else None
+
+        def read(fsm: AuthStateMachine) -> auth_pb2.UserRecord | None:
+            return fsm.read(lambda s, txn: s.user_by_email(txn, email) if email else s.user_by_id(txn, user))
+
+        record = self._read(read)
+        if record is None:
+            raise NotFound(f"no user {user!r}", field="user")
+        return record
+
+    def admin_list_users(self, session: Session, after: str = "", limit: int = 100) -> tuple[list[User], str]:
+        """A page of users in email order and the ``after`` of the next page ("" at the end)."""
+        self.require_admin(session)
+        if not 0 <= limit <= MAX_USERS_PAGE:
+            raise InvalidArgument(f"limit must be in [1, {MAX_USERS_PAGE}]", field="limit")
+        limit = limit or 100
+        records = self._read(lambda fsm: fsm.read(lambda s, txn: s.users_after(txn, after or "", limit + 1)))
+        users = [User.from_proto(r) for r in records[:limit]]
+        return users, (users[-1].email if len(records) > limit else "")
+
+    def admin_set_plan(self, session: Session, user: str, plan: str) -> User:
+        """Give an account a plan: every key of it has the plan at its next validation."""
+        me = self.require_admin(session)
+        plan_obj = plan_named(plan)
+        target = self._target(user)
+        result = self._propose(auth_pb2.AuthCommand(set_user_plan=auth_pb2.SetUserPlanCmd(user_id=target.user_id, plan=plan_obj.name)))
+        log.info("admin %s set the plan of user %s to %s", me.user_id, target.user_id, plan_obj.name)
+        return User.from_proto(result.user)
+
+    def admin_set_disabled(self, session: Session, user: str, disabled: bool) -> User:
+        """Disable (no login, no session, no key works) or enable an account. An admin
+        cannot disable their own account."""
+        me = self.require_admin(session)
+        target = self._target(user)
+        if disabled and target.user_id == me.user_id:
+            raise InvalidArgument("an admin cannot disable their own account", field="user")
+        result = self._propose(
+            auth_pb2.AuthCommand(set_user_disabled=auth_pb2.SetUserDisabledCmd(user_id=target.user_id, disabled=disabled))
+        )
+        log.info("admin %s %s user %s", me.user_id, "disabled" if disabled else "enabled", target.user_id)
+        return User.from_proto(result.user)
+
+    def admin_delete_user(self, session: Session, user: str) -> User:
+        """Delete an account and its keys (its collections are the caller's to drop: the
+        gateway drops them first). An admin cannot delete their own account this way."""
+        me = self.require_admin(session)
+        target = self._target(user)
+        if target.user_id == me.user_id:
+            raise InvalidArgument("an admin cannot delete their own account", field="user")
+        self._propose(auth_pb2.AuthCommand(delete_user=auth_pb2.DeleteUserCmd(user_id=target.user_id)))
+        log.info("admin %s deleted user %s", me.user_id, target.user_id)
+        return User.from_proto(target)

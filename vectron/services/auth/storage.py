@@ -80,6 +80,26 @@ class AuthStorage:
         email = self.email_of(txn, user_id)
         return None if email is None else self.user_by_email(txn, email)
 
+    def users_after(self, txn: lmdb.Transaction, after: str, limit: int) -> list[auth_pb2.UserRecord]:
+        """Up to ``limit`` users in email order, starting after the email ``after``: one
+        bounded range read (a page), never a scan of the whole table."""
+        cursor = txn.cursor(db=self._db(USERS))
+        out: list[auth_pb2.UserRecord] = []
+        start = after.encode()
+        if not cursor.set_range(start):
+            return out
+        for k, v in cursor.iternext():
+            if bytes(k) == start:
+                continue
+            out.append(auth_pb2.UserRecord.FromString(v))
+            if len(out) >= limit:
+                break
+        return out
+
+    def put_user(self, txn: lmdb.Transaction, user: auth_pb2.UserRecord) -> None:
+        """Overwrite an existing user's record (same email and id)."""
+        txn.put(user.email.encode(), user.SerializeToString(), db=self._db(USERS))
+
     def user_exists(self, txn: lmdb.Transaction, user_id: str) -> bool:
         return bool(user_id) and txn.get(user_id.encode(), db=self._db(USER_IDS)) is not None
 

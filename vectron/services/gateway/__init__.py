@@ -5,8 +5,10 @@ one internal API of operations), ``routing`` (routing tables, leader hints,
 replica choice), ``shard_calls`` (retries, the deadline, fan-out, partial
 writes), ``merge`` (sharded answers made whole), ``workers`` (the typed
 :class:`WorkerClient` over gRPC or in-process), ``backends`` (the placement
-client), ``convert`` (answers to response models), ``limits`` (per-key token
-buckets), ``rest`` and ``grpc_server`` (thin adapters), ``node``
+client), ``convert`` (answers to response models), ``limits`` (per-account
+token buckets charged by cost), ``admin`` (user administration across auth and
+placement), ``edge`` (credentials before bodies, body and connection limits of
+the REST server), ``rest`` and ``grpc_server`` (thin adapters), ``node``
 (:func:`serve_gateway`).
 """
 

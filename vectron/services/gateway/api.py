@@ -49,10 +49,11 @@ from vectron.errors import (
     Unavailable,
     VectronError,
 )
-from vectron.limits import MAX_BATCH_POINTS
+from vectron.limits import MAX_BATCH_POINTS, MAX_SEARCH_HITS, check_answer_size, request_cost
 from vectron.services.auth.api_keys import ApiKeyCache
-from vectron.services.auth.model import ApiKeyInfo, CreatedKey, LoginResult, Plan, User
+from vectron.services.auth.model import ApiKeyInfo, CreatedKey, KeyValidation, LoginResult, Plan, User
 from vectron.services.gateway import models as m
+from vectron.services.gateway.admin import Admin, AdminBackend
 from vectron.services.gateway.convert import checked_filter
 from vectron.services.gateway.limits import TokenBucketLimiter
 from vectron.services.gateway.merge import in_order, scroll_page, top_k
@@ -69,22 +70,22 @@ __all__ = ["AuthBackend", "Gateway", "GatewayConfig", "Principal"]
 log = logging.getLogger(__name__)
 
 
-class AuthBackend(Protocol):
+class AuthBackend(AdminBackend, Protocol):
     """What the gateway needs of the auth service (AuthClient has exactly these methods)."""
 
-    def register_user(self, email: str, password: str) -> User: ...
+    def register_user(self, email: str, password: str, client_address: str = "") -> User: ...
 
-    def login(self, email: str, password: str) -> LoginResult: ...
+    def login(self, email: str, password: str, client_address: str = "") -> LoginResult: ...
 
     def get_user_profile(self, token: str) -> User: ...
 
-    def create_api_key(self, token: str, name: str, plan: str = "", scope: str = "") -> CreatedKey: ...
+    def create_api_key(self, token: str, name: str, scope: str = "") -> CreatedKey: ...
 
     def list_api_keys(self, token: str) -> list[ApiKeyInfo]: ...
 
     def revoke_api_key(self, token: str, key_id: str) -> ApiKeyInfo: ...
 
-    def validate_api_key(self, key: str) -> Any: ...
+    def validate_api_key(self, key: str) -> KeyValidation: ...
 
 
 @dataclass(frozen=True)
@@ -151,6 +152,7 @@ class Gateway:
         self.keys = ApiKeyCache(auth.validate_api_key, ttl=self.config.key_cache_ttl, clock=clock)
         self.routing = RoutingCache(placement, ttl=self.config.routing_ttl, clock=clock)
         self.limiter = TokenBucketLimiter(clock=clock)
+        self.admin = Admin(auth, placement, self.routing, self.keys)
         self._pool = ThreadPoolExecutor(max_workers=self.config.fanout_threads, thread_name_prefix="fanout")
         policy = CallPolicy(call_timeout=self.config.call_timeout, attempts=self.config.retry_attempts, deadline=self.config.retry_deadline)
         self.shards = ShardCaller(self.routing, Router(), self.workers, self._pool, policy)
@@ -162,7 +164,7 @@ class Gateway:
 
     # -- credentials -----------------------------------------------------------------
     @staticmethod
-    def _session(token: str | None) -> str:
+    def session(token: str | None) -> str:
         kind = _bearer_kind(token)
         if kind == "none":
             raise Unauthenticated("a session token is required: Authorization: Bearer <token from login>")
@@ -171,8 +173,10 @@ class Gateway:
         assert token is not None
         return token
 
-    def authorize(self, api_key: str | None, *, write: bool = False) -> Principal:
-        """Validate an API key (cached), apply its rate limit, check its scope."""
+    def check_key(self, api_key: str | None) -> KeyValidation:
+        """The cached validation of a live API key of an enabled account; Unauthenticated
+        (no key, a session token, an unknown or revoked key) or PermissionDenied (the
+        account is disabled) otherwise. Also what the edges call before reading a body."""
         kind = _bearer_kind(api_key)
         if kind == "none":
             raise Unauthenticated("an API key is required: Authorization: Bearer vk_...")
@@ -180,12 +184,21 @@ class Gateway:
             raise Unauthenticated("data routes take an API key, not a session token")
         assert api_key is not None
         v = self.keys.get(api_key)
+        if v.disabled:
+            raise PermissionDenied("this account is disabled; ask an administrator")
         if not v.valid or v.plan is None:
             raise Unauthenticated("invalid or revoked API key")
-        wait = self.limiter.acquire(v.key_id, v.plan.requests_per_second)
+        return v
+
+    def authorize(self, api_key: str | None, *, write: bool = False, cost: int = 1) -> Principal:
+        """Validate an API key (cached), charge the request's cost to its account's rate
+        limit (all the account's keys share one bucket per gateway), check its scope."""
+        v = self.check_key(api_key)
+        wait = self.limiter.acquire(v.user_id, v.plan.requests_per_second, cost)
         if wait > 0:
             raise RateLimited(
-                f"rate limit of plan {v.plan.name!r} ({v.plan.requests_per_second} requests/s) exceeded",
+                f"rate limit of plan {v.plan.name!r} ({v.plan.requests_per_second} units/s per account; this request "
+                f"costs {cost}) exceeded",
                 retry_after=wait,
             )
         if write and v.scope == "read-only":
@@ -193,23 +206,30 @@ class Gateway:
         return Principal(user_id=v.user_id, key_id=v.key_id, plan=v.plan, scope=v.scope)
 
     # -- accounts --------------------------------------------------------------------
-    def register(self, req: m.Credentials) -> User:
-        return self.auth.register_user(req.email, req.password)
+    def register(self, req: m.Credentials, client_address: str = "") -> User:
+        return self.auth.register_user(req.email, req.password, client_address)
 
-    def login(self, req: m.Credentials) -> LoginResult:
-        return self.auth.login(req.email, req.password)
+    def login(self, req: m.Credentials, client_address: str = "") -> LoginResult:
+        """``client_address``: the caller's address, for the login throttles (see auth/throttle.py)."""
+        return self.auth.login(req.email, req.password, client_address)
 
     def profile(self, token: str | None) -> User:
-        return self.auth.get_user_profile(self._session(token))
+        return self.auth.get_user_profile(self.session(token))
 
     def create_key(self, token: str | None, req: m.CreateKeyRequest) -> CreatedKey:
-        return self.auth.create_api_key(self._session(token), req.name, req.plan or "", req.scope or "")
+        token = self.session(token)
+        if req.plan is not None:
+            raise InvalidArgument(
+                "plan: a key has its account's plan; plans are set by an administrator, not when creating a key",
+                field="plan",
+            )
+        return self.auth.create_api_key(token, req.name, req.scope or "")
 
     def list_keys(self, token: str | None) -> list[ApiKeyInfo]:
-        return self.auth.list_api_keys(self._session(token))
+        return self.auth.list_api_keys(self.session(token))
 
     def revoke_key(self, token: str | None, key_id: str) -> ApiKeyInfo:
-        info = self.auth.revoke_api_key(self._session(token), key_id)
+        info = self.auth.revoke_api_key(self.session(token), key_id)
         self.keys.invalidate()  # this node forgets at once; others within the cache TTL
         return info
 
@@ -276,7 +296,7 @@ class Gateway:
     # -- points ----------------------------------------------------------------------
     def upsert(self, api_key: str | None, name: str, req: m.UpsertRequest) -> int:
         """The number of points written (all of them, or an error)."""
-        p = self.authorize(api_key, write=True)
+        p = self.authorize(api_key, write=True, cost=request_cost(points=len(req.points)))
         info = self.routing.get(p.user_id, name).collection
         points = req.points
         if len(points) > self.config.max_batch_points:
@@ -313,8 +333,9 @@ class Gateway:
 
     def get_points(self, api_key: str | None, name: str, req: m.GetPointsRequest) -> list[Point]:
         """The points found, in the order asked (missing ids absent)."""
-        p = self.authorize(api_key)
+        p = self.authorize(api_key, cost=request_cost(points=len(req.ids)))
         info = self.routing.get(p.user_id, name).collection
+        check_answer_size(len(req.ids), info.dimension, req.with_vector, "ids")
         groups = group_by_shard(req.ids, info.shard_count, info.hash_scheme)
 
         def fetch(ids: list[PointId]) -> Callable[[WorkerClient, ShardTarget, float], list[Point]]:
@@ -329,6 +350,7 @@ class Gateway:
             if isinstance(r, VectronError):
                 raise r
             found.extend(r)
+        check_answer_size(len(found), info.dimension, req.with_vector, "ids", found)
         return in_order(found, req.ids)
 
     def get_point(self, api_key: str | None, name: str, point_id: PointId, *, with_vector: bool = True) -> Point:
@@ -339,7 +361,7 @@ class Gateway:
 
     def delete_points(self, api_key: str | None, name: str, req: m.DeletePointsRequest) -> int:
         """The number of points deleted."""
-        p = self.authorize(api_key, write=True)
+        p = self.authorize(api_key, write=True, cost=request_cost(points=len(req.ids or ())))
         if (req.ids is None) == (req.filter is None):
             raise InvalidArgument("give either ids or a filter", field="ids")
         info = self.routing.get(p.user_id, name).collection
@@ -360,7 +382,7 @@ class Gateway:
 
     def set_payload(self, api_key: str | None, name: str, req: m.SetPayloadRequest) -> int:
         """The number of points updated."""
-        p = self.authorize(api_key, write=True)
+        p = self.authorize(api_key, write=True, cost=request_cost(points=len(req.ids)))
         info = self.routing.get(p.user_id, name).collection
         payload_json = payload_to_json(req.payload, "payload")
         ids_by_shard = {s: [req.ids[i] for i in idx] for s, idx in group_by_shard(req.ids, info.shard_count, info.hash_scheme).items()}
@@ -392,8 +414,9 @@ class Gateway:
         return self._count_all(p.user_id, name, req.filter, req.consistency)
 
     def scroll(self, api_key: str | None, name: str, req: m.ScrollRequest) -> Page:
-        p = self.authorize(api_key)
+        p = self.authorize(api_key, cost=request_cost(points=req.limit))
         table = self.routing.get(p.user_id, name)
+        check_answer_size(req.limit, table.collection.dimension, req.with_vector, "limit")
         filter_json = checked_filter(req.filter)
 
         def fetch(client: WorkerClient, shard: ShardTarget, timeout: float) -> tuple[list[Point], PointId | None]:
@@ -407,7 +430,9 @@ class Gateway:
             if isinstance(r, VectronError):
                 raise r
             pages.append(r)
-        return Page(*scroll_page(pages, req.limit))
+        page = Page(*scroll_page(pages, req.limit))
+        check_answer_size(len(page.points), table.collection.dimension, req.with_vector, "limit", page.points)
+        return page
 
     # -- search ----------------------------------------------------------------------
     def search(self, api_key: str | None, name: str, req: m.SearchRequest, *, attempts: int | None = None) -> SearchResult:
@@ -416,7 +441,7 @@ class Gateway:
         return self._search(p, name, [req], attempts)
 
     def search_batch(self, api_key: str | None, name: str, req: m.SearchBatchRequest, *, attempts: int | None = None) -> SearchResult:
-        p = self.authorize(api_key)
+        p = self.authorize(api_key, cost=request_cost(queries=len(req.searches)))
         return self._search(p, name, req.searches, attempts)
 
     def searches_at_once(self, api_key: str | None, name: str, reqs: Sequence[m.SearchRequest]) -> bool:
@@ -439,6 +464,14 @@ class Gateway:
         info = table.collection
         for i, r in enumerate(reqs):
             _check_vector(r.vector, info, "vector" if len(reqs) == 1 else f"searches[{i}].vector")
+        where = "top_k" if len(reqs) == 1 else "searches"
+        hits = sum(r.top_k for r in reqs)
+        if hits > MAX_SEARCH_HITS:
+            raise InvalidArgument(
+                f"{where}: {len(reqs)} queries asking {hits} hits in all (the sum of top_k); at most {MAX_SEARCH_HITS} "
+                "per request", field=where,
+            )
+        check_answer_size(sum(r.top_k for r in reqs if r.with_vector), info.dimension, True, where)
         # searches sharing their parameters travel together: one request per shard per group
         groups: dict[SearchSpec, list[int]] = {}
         for i, r in enumerate(reqs):
@@ -472,6 +505,7 @@ class Gateway:
             for pos, i in enumerate(idx):
                 hits = [h for rows in answered for h in rows[pos]]
                 out[i] = top_k(hits, reqs[i].top_k, info.distance, reqs[i].score_threshold)
+        check_answer_size(sum(map(len, out)), info.dimension, any(r.with_vector for r in reqs), where, [h for row in out for h in row])
         return SearchResult(out, sorted(failed_shards))
 
     # -- health ----------------------------------------------------------------------

@@ -37,7 +37,9 @@ __all__ = [
 
 
 def user_out(user: User) -> m.UserOut:
-    return m.UserOut(id=user.user_id, email=user.email, created_at=m.ms_to_iso(user.created_at_ms))
+    return m.UserOut(
+        id=user.user_id, email=user.email, created_at=m.ms_to_iso(user.created_at_ms), plan=user.plan, disabled=user.disabled
+    )
 
 
 def key_out(info: ApiKeyInfo) -> m.ApiKeyOut:

@@ -5,6 +5,12 @@ route uses (so validation is shared), calls the one internal API, and renders
 its plain answer (points, hits, users, collection infos) straight into a message. Errors are mapped once by
 :mod:`vectron.services.grpc_errors`; a rate limit adds ``retry-after`` (seconds)
 to the trailing metadata.
+
+:class:`CredentialInterceptor` runs before any handler and before the request
+message is read: an account or admin RPC without a session token, or a data RPC
+without a valid API key of an enabled account, ends with UNAUTHENTICATED (or
+PERMISSION_DENIED) and its message is never read or deserialized. The server
+takes messages up to the REST body limit and bounds streams and connection age.
 """
 
 from __future__ import annotations
@@ -23,12 +29,13 @@ from pydantic import BaseModel, ValidationError
 
 from vectron.errors import InvalidArgument, VectronError
 from vectron.services.gateway import models as m
-from vectron.errors import PartialWrite, RateLimited
+from vectron.errors import PartialWrite, RateLimited, ResourceExhausted
 from vectron.services.auth.model import ApiKeyInfo, User
 from vectron.services.gateway.api import Gateway
 from vectron.services.gateway.results import CollectionDetail
 from vectron.services.gateway.workers import Hit, Point
 from vectron.services.gateway.metrics import GatewayMetrics
+from vectron.limits import MAX_BODY_BYTES
 from vectron.services.grpc_errors import ERROR_CODE_KEY, ERROR_FIELD_KEY, abort_with, status_code_for
 from vectron.services.serving import GrpcServer, start_grpc_server
 from vectron.v1 import gateway_pb2 as pb
@@ -49,6 +56,15 @@ def _credential(context: grpc.ServicerContext) -> str | None:
             scheme, _, token = str(value).strip().partition(" ")
             return token.strip() if scheme.lower() == "bearer" and token.strip() else None
     return None
+
+
+def _peer_host(context: grpc.ServicerContext) -> str:
+    """The client's address from ``context.peer()`` (``ipv4:1.2.3.4:5678``, ``ipv6:[::1]:5678``)."""
+    peer = context.peer() or ""
+    kind, _, rest = peer.partition(":")
+    if kind in ("ipv4", "ipv6"):
+        return rest.rpartition(":")[0].strip("[]")
+    return peer
 
 
 def _model(cls: type[M], data: dict[str, Any]) -> M:
@@ -89,7 +105,7 @@ def _hit(h: Hit) -> points_pb2.ScoredPoint:
 
 
 def _user(u: User) -> pb.UserView:
-    return pb.UserView(id=u.user_id, email=u.email, created_at=m.ms_to_iso(u.created_at_ms))
+    return pb.UserView(id=u.user_id, email=u.email, created_at=m.ms_to_iso(u.created_at_ms), plan=u.plan, disabled=u.disabled)
 
 
 def _key(k: ApiKeyInfo) -> pb.KeyView:
@@ -146,9 +162,10 @@ def _rpc(operation: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
             status = "OK"
             try:
                 return method(self, request, context)
-            except RateLimited as exc:
+            except ResourceExhausted as exc:  # every one says when to come back (plan limits: a minute)
                 status = exc.grpc_code
-                trailers = [(ERROR_CODE_KEY, exc.code), ("retry-after", str(max(1, math.ceil(exc.retry_after))))]
+                wait = exc.retry_after if isinstance(exc, RateLimited) else 60
+                trailers = [(ERROR_CODE_KEY, exc.code), ("retry-after", str(max(1, math.ceil(wait))))]
                 if exc.field:
                     trailers.append((ERROR_FIELD_KEY, exc.field))
                 context.set_trailing_metadata(tuple(trailers))
@@ -188,11 +205,11 @@ class VectronServicer(gateway_pb2_grpc.VectronServiceServicer):
     @_rpc("register")
     def Register(self, request: pb.Credentials, context: grpc.ServicerContext) -> pb.UserReply:
         body = _model(m.Credentials, {"email": request.email, "password": request.password})
-        return pb.UserReply(user=_user(self.g.register(body)))
+        return pb.UserReply(user=_user(self.g.register(body, _peer_host(context))))
 
     @_rpc("login")
     def Login(self, request: pb.Credentials, context: grpc.ServicerContext) -> pb.LoginReply:
-        r = self.g.login(_model(m.Credentials, {"email": request.email, "password": request.password}))
+        r = self.g.login(_model(m.Credentials, {"email": request.email, "password": request.password}), _peer_host(context))
         return pb.LoginReply(token=r.token, expires_at=m.ms_to_iso(r.expires_at_ms), user=_user(r.user))
 
     @_rpc("profile")
@@ -212,6 +229,26 @@ class VectronServicer(gateway_pb2_grpc.VectronServiceServicer):
     @_rpc("revoke_key")
     def RevokeKey(self, request: pb.RevokeKeyRequest, context: grpc.ServicerContext) -> pb.KeyReply:
         return pb.KeyReply(api_key=_key(self.g.revoke_key(_credential(context), request.key_id)))
+
+    # -- administration ----------------------------------------------------------------
+    @_rpc("admin_list_users")
+    def AdminListUsers(self, request: pb.ListUsersSpec, context: grpc.ServicerContext) -> pb.AdminUsersReply:
+        users, nxt = self.g.admin.list_users(self.g.session(_credential(context)), request.after, request.limit)
+        return pb.AdminUsersReply(users=[_user(u) for u in users], next_after=nxt)
+
+    @_rpc("admin_set_plan")
+    def AdminSetPlan(self, request: pb.SetPlanSpec, context: grpc.ServicerContext) -> pb.UserReply:
+        return pb.UserReply(user=_user(self.g.admin.set_plan(self.g.session(_credential(context)), request.user, request.plan)))
+
+    @_rpc("admin_set_disabled")
+    def AdminSetDisabled(self, request: pb.SetDisabledSpec, context: grpc.ServicerContext) -> pb.UserReply:
+        user = self.g.admin.set_disabled(self.g.session(_credential(context)), request.user, request.disabled)
+        return pb.UserReply(user=_user(user))
+
+    @_rpc("admin_delete_user")
+    def AdminDeleteUser(self, request: pb.DeleteUserSpec, context: grpc.ServicerContext) -> pb.AdminDeleteReply:
+        user, dropped = self.g.admin.delete_user(self.g.session(_credential(context)), request.user)
+        return pb.AdminDeleteReply(user=_user(user), collections_dropped=dropped)
 
     # -- collections -------------------------------------------------------------------
     @_rpc("create_collection")
@@ -304,13 +341,67 @@ class VectronServicer(gateway_pb2_grpc.VectronServiceServicer):
         )
 
 
-def start_gateway_grpc(gateway: Gateway, listen: str, *, metrics: GatewayMetrics | None = None, max_workers: int = 32) -> GrpcServer:
-    """Serve VectronService on ``listen`` (health SERVING at once; reflection on)."""
+#: RPCs that take no credential; those that take a session token; every other one takes an API key
+OPEN_RPCS = frozenset({"Register", "Login"})
+SESSION_RPCS = frozenset({"GetProfile", "CreateKey", "ListKeys", "RevokeKey", "AdminListUsers", "AdminSetPlan", "AdminSetDisabled", "AdminDeleteUser"})
+
+
+class CredentialInterceptor(grpc.ServerInterceptor):
+    """Credentials before messages (see the module docstring)."""
+
+    def __init__(self, gateway: Gateway) -> None:
+        self.gateway = gateway
+        self._prefix = f"/{SERVICE_NAME}/"
+
+    def intercept_service(self, continuation: Callable[[Any], Any], details: grpc.HandlerCallDetails) -> Any:
+        method: str = details.method or ""
+        if not method.startswith(self._prefix) or method[len(self._prefix):] in OPEN_RPCS:
+            return continuation(details)
+        token = None
+        for key, value in details.invocation_metadata or ():
+            if key.lower() == "authorization":
+                scheme, _, rest = str(value).strip().partition(" ")
+                token = rest.strip() if scheme.lower() == "bearer" and rest.strip() else None
+                break
+        try:
+            if method[len(self._prefix):] in SESSION_RPCS:
+                self.gateway.session(token)
+            else:
+                self.gateway.check_key(token)
+        except VectronError as exc:
+            return _refusal(exc)
+        return continuation(details)
+
+
+def _refusal(error: VectronError) -> grpc.RpcMethodHandler:
+    """A handler that ends the call with ``error`` without reading its request (a
+    request-streaming handler is only handed an iterator, which it never touches)."""
+
+    def refuse(requests: Any, context: grpc.ServicerContext) -> Any:
+        abort_with(context, error)
+
+    return grpc.stream_unary_rpc_method_handler(refuse)
+
+
+def start_gateway_grpc(
+    gateway: Gateway, listen: str, *, metrics: GatewayMetrics | None = None, max_workers: int = 32,
+    max_message_bytes: int = MAX_BODY_BYTES,
+) -> GrpcServer:
+    """Serve VectronService on ``listen`` (health SERVING at once; reflection on), checking
+    credentials before messages, taking messages up to ``max_message_bytes``."""
     server = start_grpc_server(
         listen,
         lambda s: gateway_pb2_grpc.add_VectronServiceServicer_to_server(VectronServicer(gateway, metrics), s),
         [SERVICE_NAME],
         max_workers=max_workers,
+        interceptors=[CredentialInterceptor(gateway)],
+        options=[
+            ("grpc.max_receive_message_length", max_message_bytes),
+            ("grpc.max_concurrent_streams", 64),
+            ("grpc.max_connection_age_ms", 30 * 60 * 1000),
+            ("grpc.max_connection_age_grace_ms", 60 * 1000),
+            ("grpc.max_connection_idle_ms", 5 * 60 * 1000),
+        ],
     )
     server.set_serving(True)
     return server

@@ -1,11 +1,16 @@
-"""Per-key request rate limiting: a token bucket per API key.
+"""Rate limiting by cost: a token bucket per account (all its API keys together).
 
-Each key gets a bucket holding at most ``rate`` tokens (its plan's requests per
+Each account gets a bucket holding at most ``rate`` tokens (its plan's units per
 second: a one-second burst), refilled continuously at ``rate`` tokens per
-second. A request takes one token; with none left it is refused with the time
-until the next token, which the edges send as ``Retry-After``. A rate of 0
-means unlimited. Buckets idle long enough to be full again are dropped, so
-memory stays bounded by the keys active in the last few seconds.
+second. A request is charged its cost (:func:`vectron.limits.request_cost`: one
+unit, or one per query, or one per 100 points). It is let through when the
+bucket holds at least one token (or its whole cost, if smaller than the rate)
+and may then take the bucket below zero: a big batch is served at once and the
+account waits it off afterwards. Refused, nothing is taken and the answer says
+how long until it would be let through, which the edges send as ``Retry-After``.
+A rate of 0 means unlimited. The buckets live in one gateway's memory: across N
+gateways an account gets N times its rate. Buckets idle long enough to be full
+again are dropped, so memory stays bounded by the accounts active lately.
 """
 
 from __future__ import annotations
@@ -22,6 +27,11 @@ __all__ = ["TokenBucketLimiter"]
 class _Bucket:
     tokens: float
     updated: float
+    rate: float
+
+    def full_at(self) -> float:
+        """When this bucket is full again (idle from then on, it can be forgotten)."""
+        return self.updated + (self.rate - self.tokens) / self.rate
 
 
 class TokenBucketLimiter:
@@ -31,29 +41,31 @@ class TokenBucketLimiter:
         self._buckets: dict[str, _Bucket] = {}
         self._max_keys = max_keys
 
-    def acquire(self, key: str, rate: float) -> float:
-        """Take a token from ``key``'s bucket. Returns 0.0 if granted, else the seconds to
-        wait before a token is available (nothing is taken)."""
+    def acquire(self, key: str, rate: float, cost: float = 1.0) -> float:
+        """Charge ``cost`` tokens to ``key``'s bucket. Returns 0.0 if granted, else the
+        seconds to wait before it would be (nothing is taken)."""
         if rate <= 0:
             return 0.0
+        need = min(float(cost), float(rate))
         now = self._clock()
         with self._lock:
             bucket = self._buckets.get(key)
             if bucket is None:
                 if len(self._buckets) >= self._max_keys:
-                    self._evict(now, rate)
-                bucket = self._buckets[key] = _Bucket(tokens=float(rate), updated=now)
+                    self._evict(now)
+                bucket = self._buckets[key] = _Bucket(tokens=float(rate), updated=now, rate=float(rate))
             else:
                 bucket.tokens = min(float(rate), bucket.tokens + (now - bucket.updated) * rate)
                 bucket.updated = now
-            if bucket.tokens >= 1.0:
-                bucket.tokens -= 1.0
+                bucket.rate = float(rate)
+            if bucket.tokens >= need:
+                bucket.tokens -= cost
                 return 0.0
-            return (1.0 - bucket.tokens) / rate
+            return (need - bucket.tokens) / rate
 
-    def _evict(self, now: float, rate: float) -> None:
-        # drop buckets that would be full again (idle for more than a second at any rate >= 1)
-        for k in [k for k, b in self._buckets.items() if now - b.updated > 1.0]:
+    def _evict(self, now: float) -> None:
+        # drop buckets that are full again (forgetting them forgives nothing)
+        for k in [k for k, b in self._buckets.items() if b.full_at() <= now]:
             del self._buckets[k]
         if len(self._buckets) >= self._max_keys:
             self._buckets.clear()

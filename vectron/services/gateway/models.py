@@ -38,6 +38,9 @@ __all__ = [
     "ApiKeyOut",
     "CreateKeyRequest",
     "CreatedKeyResponse",
+    "UserList",
+    "SetPlanRequest",
+    "DeletedUserResponse",
     "ApiKeyList",
     "ApiKeyResponse",
     "HnswIn",
@@ -117,6 +120,8 @@ class UserOut(BaseModel):
     id: str
     email: str
     created_at: str
+    plan: str = Field(default="free", description="the account's plan (every key of the account has it); set by an admin")
+    disabled: bool = False
 
 
 class UserResponse(BaseModel):
@@ -150,7 +155,11 @@ class ApiKeyOut(BaseModel):
 
 class CreateKeyRequest(_In):
     name: StrictStr = Field(min_length=1, max_length=100)
-    plan: Literal["free", "pro", "unlimited"] | None = None
+    plan: Any = Field(
+        default=None,
+        description="refused (400): a key has its account's plan, which only an admin sets (PUT /v1/admin/users/{user}/plan)",
+        json_schema_extra={"deprecated": True},
+    )
     scope: Scope | None = None
 
 
@@ -165,6 +174,23 @@ class ApiKeyList(BaseModel):
 
 class ApiKeyResponse(BaseModel):
     api_key: ApiKeyOut
+
+
+# -- administration ------------------------------------------------------------------------
+
+
+class UserList(BaseModel):
+    users: list[UserOut]
+    next_after: str | None = Field(default=None, description="pass as `after` for the next page; absent on the last")
+
+
+class SetPlanRequest(_In):
+    plan: Literal["free", "pro", "unlimited"]
+
+
+class DeletedUserResponse(BaseModel):
+    user: UserOut
+    collections_dropped: list[str]
 
 
 # -- collections ---------------------------------------------------------------------------

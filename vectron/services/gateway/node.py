@@ -20,7 +20,8 @@ from vectron.services.auth.client import AuthClient
 from vectron.services.gateway.api import Gateway, GatewayConfig
 from vectron.services.gateway.backends import PlacementClient
 from vectron.services.gateway.metrics import GatewayMetrics
-from vectron.services.gateway.rest import DEFAULT_MAX_BODY_BYTES, create_app
+from vectron.services.gateway.edge import EdgeLimits, uvicorn_settings
+from vectron.services.gateway.rest import create_app
 from vectron.services.gateway.workers import WorkerPool
 from vectron.services.tls import uvicorn_tls
 
@@ -55,10 +56,12 @@ def bind_tcp(address: str) -> socket.socket:
 class _RestServer:
     """uvicorn on a pre-bound socket, in a thread."""
 
-    def __init__(self, app: Any, sock: socket.socket, log_level: str = "warning") -> None:
+    def __init__(self, app: Any, sock: socket.socket, limits: EdgeLimits, log_level: str = "warning") -> None:
         self.sock = sock
         self.port = sock.getsockname()[1]
-        config = uvicorn.Config(app, log_level=log_level, access_log=False, lifespan="off", timeout_graceful_shutdown=2, **uvicorn_tls())
+        config = uvicorn.Config(
+            app, log_level=log_level, access_log=False, lifespan="off", timeout_graceful_shutdown=2, **uvicorn_settings(limits), **uvicorn_tls()
+        )
         self.server = uvicorn.Server(config)
         self.server.install_signal_handlers = lambda: None  # type: ignore[method-assign]  # the daemon owns signals
         self.thread = threading.Thread(target=self._run, name="rest", daemon=True)
@@ -111,7 +114,7 @@ def serve_gateway(
     rest_listen: str = "127.0.0.1:8080",
     grpc_listen: str | None = "127.0.0.1:9090",
     config: GatewayConfig | None = None,
-    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+    limits: EdgeLimits | None = None,
     rest_socket: socket.socket | None = None,
 ) -> GatewayNode:
     """Start a gateway in front of the given auth and placement nodes (workers are found
@@ -119,6 +122,7 @@ def serve_gateway(
     sock = rest_socket or bind_tcp(rest_listen)
     auth = AuthClient(list(auth_addresses))
     placement = PlacementClient(list(placement_addresses))
+    limits = limits or EdgeLimits()
     gateway = Gateway(auth, placement, WorkerPool(), config)
     metrics = GatewayMetrics()
     grpc_server = None
@@ -126,8 +130,8 @@ def serve_gateway(
         if grpc_listen:
             from vectron.services.gateway.grpc_server import start_gateway_grpc
 
-            grpc_server = start_gateway_grpc(gateway, grpc_listen, metrics=metrics)
-        rest = _RestServer(create_app(gateway, metrics=metrics, max_body_bytes=max_body_bytes), sock)
+            grpc_server = start_gateway_grpc(gateway, grpc_listen, metrics=metrics, max_message_bytes=limits.max_body_bytes)
+        rest = _RestServer(create_app(gateway, metrics=metrics, limits=limits), sock, limits)
     except BaseException:
         sock.close()
         if grpc_server is not None:

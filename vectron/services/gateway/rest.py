@@ -4,8 +4,8 @@ and render its answers as the response models (:mod:`.convert`).
 Errors are mapped once, here, from each vectron.errors exception's
 ``http_status`` and ``to_dict()`` into ``{"error": {"code", "message", "field"?}}``;
 request validation errors (bad JSON, wrong types, NaN, unknown fields) become
-400 with the offending field; bodies over ``max_body_bytes`` become 413 before
-they are parsed. ``/openapi.json`` and ``/docs`` describe every route.
+400 with the offending field. Before any route, :class:`~.edge.RequestGate` checks
+the credential (before the body is read) and bounds the body (413, 408). ``/openapi.json`` and ``/docs`` describe every route.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import logging
 import time
 from typing import Any
 
-from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi import APIRouter, Depends, FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -28,14 +28,14 @@ from vectron.services.gateway import convert as c
 from vectron.services.gateway import models as m
 from vectron.services.gateway import dashboard
 from vectron.services.gateway.api import Gateway
+from vectron.services.gateway.edge import EdgeLimits, RequestGate
 from vectron.services.gateway.metrics import CONTENT_TYPE_LATEST, GatewayMetrics
 from vectron.services.gateway.rest_search import FastSearch, error_response, searched
 
-__all__ = ["create_app", "DEFAULT_MAX_BODY_BYTES"]
+__all__ = ["create_app"]
 
 log = logging.getLogger(__name__)
 
-DEFAULT_MAX_BODY_BYTES = 64 << 20
 
 _session_scheme = HTTPBearer(auto_error=False, scheme_name="session", description="session JWT from /v1/users/login")
 _key_scheme = HTTPBearer(auto_error=False, scheme_name="apiKey", description="API key vk_... from POST /v1/keys")
@@ -74,53 +74,6 @@ def _field_of(loc: tuple[Any, ...] | list[Any]) -> str | None:
     for p in parts:
         out += f"[{p}]" if isinstance(p, int) else (f".{p}" if out else str(p))
     return out or None
-
-
-class BodyLimit:
-    """Refuse request bodies over ``limit`` bytes with 413, before the app parses them."""
-
-    def __init__(self, app: ASGIApp, limit: int) -> None:
-        self.app = app
-        self.limit = limit
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        declared = dict(scope.get("headers") or []).get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.limit:
-            await self._refuse(send)
-            return
-        chunks: list[bytes] = []
-        size = 0
-        more = True
-        while more:
-            message = await receive()
-            if message["type"] != "http.request":
-                break
-            chunk = message.get("body", b"")
-            size += len(chunk)
-            if size > self.limit:
-                await self._refuse(send)
-                return
-            chunks.append(chunk)
-            more = message.get("more_body", False)
-        body = b"".join(chunks)
-        sent = False
-
-        async def replay() -> Message:
-            nonlocal sent
-            if not sent:
-                sent = True
-                return {"type": "http.request", "body": body, "more_body": False}
-            return await receive()
-
-        await self.app(scope, replay, send)
-
-    async def _refuse(self, send: Send) -> None:
-        resp = _error(413, {"code": "payload_too_large", "message": f"request body is over {self.limit} bytes", "field": "body"})
-        await send({"type": "http.response.start", "status": 413, "headers": resp.raw_headers})
-        await send({"type": "http.response.body", "body": resp.body})
 
 
 class _Observe:
@@ -171,12 +124,17 @@ def _fast(model: BaseModel, *, exclude_none: bool = False) -> Response:
     return Response(model.model_dump_json(exclude_none=exclude_none), media_type="application/json")
 
 
+def _client_address(request: Request) -> str:
+    """The peer's address (never a header a client could forge)."""
+    return request.client.host if request.client else ""
+
+
 def _point_id(raw: str) -> int | str:
     """A path id: digits are an integer id (use POST .../points/get for a string id of digits)."""
     return int(raw) if raw.isdigit() and int(raw) < MAX_INT_ID else raw
 
 
-def create_app(gateway: Gateway, *, metrics: GatewayMetrics | None = None, max_body_bytes: int = DEFAULT_MAX_BODY_BYTES) -> FastAPI:
+def create_app(gateway: Gateway, *, metrics: GatewayMetrics | None = None, limits: EdgeLimits | None = None) -> FastAPI:
     """The REST app over ``gateway`` (its routes only call the gateway's methods)."""
     metrics = metrics or GatewayMetrics()
     app = FastAPI(
@@ -188,7 +146,7 @@ def create_app(gateway: Gateway, *, metrics: GatewayMetrics | None = None, max_b
     )
     routes: dict[str, object] = {}  # filled below, once the search routes exist
     app.add_middleware(FastSearch, gateway=gateway, routes=routes)
-    app.add_middleware(BodyLimit, limit=max_body_bytes)
+    app.add_middleware(RequestGate, gateway=gateway, limits=limits or EdgeLimits())  # outside: credentials before bodies
 
     app.add_middleware(_Observe, metrics=metrics)
 
@@ -220,8 +178,13 @@ def create_app(gateway: Gateway, *, metrics: GatewayMetrics | None = None, max_b
 
     @app.exception_handler(StarletteHTTPException)
     async def on_http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
-        return _error(exc.status_code, {"code": code, "message": str(exc.detail)})
+        code = {404: "not_found", 405: "method_not_allowed", 408: "request_timeout", 413: "payload_too_large"}.get(
+            exc.status_code, "http_error"
+        )
+        body = {"code": code, "message": str(exc.detail)}
+        if exc.status_code in (408, 413):
+            body["field"] = "body"
+        return _error(exc.status_code, body, {"connection": "close"} if exc.status_code in (408, 413) else None)
 
     @app.exception_handler(Exception)
     async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
@@ -233,12 +196,12 @@ def create_app(gateway: Gateway, *, metrics: GatewayMetrics | None = None, max_b
 
     # -- accounts ------------------------------------------------------------------------
     @api.post("/users/register", status_code=201, response_model=m.UserResponse, tags=["account"])
-    def register(body: m.Credentials) -> m.UserResponse:
-        return m.UserResponse(user=c.user_out(g.register(body)))
+    def register(body: m.Credentials, request: Request) -> m.UserResponse:
+        return m.UserResponse(user=c.user_out(g.register(body, _client_address(request))))
 
     @api.post("/users/login", response_model=m.LoginResponse, tags=["account"])
-    def login(body: m.Credentials) -> m.LoginResponse:
-        r = g.login(body)
+    def login(body: m.Credentials, request: Request) -> m.LoginResponse:
+        r = g.login(body, _client_address(request))
         return m.LoginResponse(token=r.token, expires_at=m.ms_to_iso(r.expires_at_ms), user=c.user_out(r.user))
 
     @api.get("/user/profile", response_model=m.UserResponse, tags=["account"])
@@ -257,6 +220,31 @@ def create_app(gateway: Gateway, *, metrics: GatewayMetrics | None = None, max_b
     @api.delete("/keys/{key_id}", response_model=m.ApiKeyResponse, tags=["account"])
     def revoke_key(key_id: str, token: str | None = Depends(_session)) -> m.ApiKeyResponse:
         return m.ApiKeyResponse(api_key=c.key_out(g.revoke_key(token, key_id)))
+
+    # -- administration (the session of an admin) ----------------------------------------
+    @api.get("/admin/users", response_model=m.UserList, response_model_exclude_none=True, tags=["admin"])
+    def admin_list_users(
+        after: str = Query("", max_length=320), limit: int = Query(100, ge=1, le=1000), token: str | None = Depends(_session)
+    ) -> m.UserList:
+        users, nxt = g.admin.list_users(g.session(token), after, limit)
+        return m.UserList(users=[c.user_out(u) for u in users], next_after=nxt or None)
+
+    @api.put("/admin/users/{user}/plan", response_model=m.UserResponse, tags=["admin"])
+    def admin_set_plan(user: str, body: m.SetPlanRequest, token: str | None = Depends(_session)) -> m.UserResponse:
+        return m.UserResponse(user=c.user_out(g.admin.set_plan(g.session(token), user, body.plan)))
+
+    @api.post("/admin/users/{user}/disable", response_model=m.UserResponse, tags=["admin"])
+    def admin_disable(user: str, token: str | None = Depends(_session)) -> m.UserResponse:
+        return m.UserResponse(user=c.user_out(g.admin.set_disabled(g.session(token), user, True)))
+
+    @api.post("/admin/users/{user}/enable", response_model=m.UserResponse, tags=["admin"])
+    def admin_enable(user: str, token: str | None = Depends(_session)) -> m.UserResponse:
+        return m.UserResponse(user=c.user_out(g.admin.set_disabled(g.session(token), user, False)))
+
+    @api.delete("/admin/users/{user}", response_model=m.DeletedUserResponse, tags=["admin"])
+    def admin_delete_user(user: str, token: str | None = Depends(_session)) -> m.DeletedUserResponse:
+        deleted, dropped = g.admin.delete_user(g.session(token), user)
+        return m.DeletedUserResponse(user=c.user_out(deleted), collections_dropped=dropped)
 
     # -- collections ---------------------------------------------------------------------
     @api.put("/collections/{collection}", status_code=201, response_model=m.CollectionResponse, response_model_exclude_none=True, tags=["collections"])

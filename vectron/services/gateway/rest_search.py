@@ -41,8 +41,8 @@ _JSON = [(b"content-type", b"application/json")]
 def error_response(exc: VectronError, where: str = "") -> JSONResponse:
     """``{"error": {...}}`` with the error's HTTP status (and Retry-After on a rate limit)."""
     headers = None
-    if isinstance(exc, RateLimited):
-        headers = {"Retry-After": str(max(1, math.ceil(exc.retry_after)))}
+    if exc.http_status == 429:  # every 429 says when to come back (plan limits: a minute)
+        headers = {"Retry-After": str(max(1, math.ceil(exc.retry_after if isinstance(exc, RateLimited) else 60)))}
     if exc.http_status >= 500:
         log.warning("%s: %s", where, exc.message)
     return JSONResponse({"error": exc.to_dict()}, status_code=exc.http_status, headers=headers)

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 import grpc
 
-from vectron.errors import Indeterminate, Unavailable
+from vectron.errors import Indeterminate, StorageError, Unavailable, VectronError
 from vectron.services.channels import open_channel
 from vectron.services.grpc_errors import error_from_rpc_error, may_have_been_applied
 from vectron.v1 import points_pb2, worker_pb2, worker_pb2_grpc
@@ -183,12 +183,19 @@ def _hit(h: points_pb2.ScoredPoint, spec: SearchSpec) -> Hit:
 def _rpc(call: Callable[[], T], *, write: bool) -> T:
     """Run one RPC; a failure becomes the vectron error the worker raised. A write that may
     have reached the worker (timeout, broken connection, an indeterminate answer) is
-    Indeterminate; a read that timed out is Unavailable (reads have no outcome to lose)."""
+    Indeterminate; a read that timed out is Unavailable (reads have no outcome to lose).
+    A status the worker API never answers with on purpose (UNIMPLEMENTED: a worker of
+    another version; INTERNAL, UNKNOWN, DATA_LOSS, ...) is Unavailable (503) naming it,
+    never a 500 of the gateway."""
     try:
         return call()
     except grpc.RpcError as exc:
         error = error_from_rpc_error(exc)
-        if write and may_have_been_applied(exc) and not isinstance(error, Indeterminate):
+        if type(error) is VectronError or isinstance(error, StorageError):  # no vectron error the worker meant
+            status = exc.code() if hasattr(exc, "code") else None
+            name = getattr(status, "name", "an unknown status")
+            error = Unavailable(f"a worker answered {name} ({exc.details() if hasattr(exc, 'details') else ''}); try again later")
+        elif write and may_have_been_applied(exc) and not isinstance(error, Indeterminate):
             error = Indeterminate(f"the write may have been applied: {error.message}")
         elif not write and isinstance(error, Indeterminate):
             error = Unavailable(error.message)

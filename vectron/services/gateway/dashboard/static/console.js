@@ -268,7 +268,6 @@
 
   async function createKey() {
     const body = { name: $("#ck-name").value.trim(), scope: $("#ck-scope").value };
-    if ($("#ck-plan").value) body.plan = $("#ck-plan").value;
     const created = await api("POST", "/v1/keys", body, "session");
     $("#new-key-value").textContent = created.key;
     $("#new-key").hidden = false;
