@@ -29,6 +29,7 @@ import numpy as np
 import vectron
 from vectron.cli_common import DEFAULT_URL, Group, remember_cluster
 from vectron.cli_remote import COMMANDS
+from vectron.cli_snapshots import snapshot
 
 
 @click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})
@@ -48,6 +49,7 @@ def main(ctx: click.Context, url: str, api_key: str | None, ca: str | None, outp
 
 for _command in COMMANDS:
     main.add_command(_command)
+main.add_command(snapshot)
 
 
 @main.group(cls=Group)

@@ -21,6 +21,7 @@ from vectron.services.gateway.api import Gateway, GatewayConfig
 from vectron.services.gateway.backends import PlacementClient
 from vectron.services.gateway.metrics import GatewayMetrics
 from vectron.services.gateway.rest import DEFAULT_MAX_BODY_BYTES, create_app
+from vectron.services.gateway.snapshots import Snapshots
 from vectron.services.gateway.workers import WorkerPool
 from vectron.services.tls import uvicorn_tls
 
@@ -84,6 +85,8 @@ class GatewayNode:
     grpc: Any
     rest_address: str
     grpc_address: str
+    #: the registry /metrics renders (the node adds its Raft and worker collector to it)
+    metrics: GatewayMetrics = field(default_factory=GatewayMetrics)
     _closers: list[Any] = field(default_factory=list, repr=False)
     _stopped: bool = field(default=False, repr=False)
 
@@ -113,9 +116,11 @@ def serve_gateway(
     config: GatewayConfig | None = None,
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
     rest_socket: socket.socket | None = None,
+    snapshot_dir: str | None = None,
 ) -> GatewayNode:
     """Start a gateway in front of the given auth and placement nodes (workers are found
-    through the placement driver's routing tables)."""
+    through the placement driver's routing tables); collection snapshots are kept in
+    ``snapshot_dir`` (None: none are kept)."""
     sock = rest_socket or bind_tcp(rest_listen)
     auth = AuthClient(list(auth_addresses))
     placement = PlacementClient(list(placement_addresses))
@@ -127,7 +132,8 @@ def serve_gateway(
             from vectron.services.gateway.grpc_server import start_gateway_grpc
 
             grpc_server = start_gateway_grpc(gateway, grpc_listen, metrics=metrics)
-        rest = _RestServer(create_app(gateway, metrics=metrics, max_body_bytes=max_body_bytes), sock)
+        app = create_app(gateway, metrics=metrics, max_body_bytes=max_body_bytes, snapshots=Snapshots(gateway, snapshot_dir))
+        rest = _RestServer(app, sock)
     except BaseException:
         sock.close()
         if grpc_server is not None:
@@ -143,6 +149,7 @@ def serve_gateway(
         grpc=grpc_server,
         rest_address=f"{host}:{rest.port}",
         grpc_address=grpc_server.address if grpc_server is not None else "",
+        metrics=metrics,
         _closers=[auth.close, placement.close],
     )
     log.info("gateway: REST on http://%s, gRPC on %s", node.rest_address, node.grpc_address or "(off)")

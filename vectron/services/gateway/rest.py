@@ -21,6 +21,7 @@ from fastapi.responses import JSONResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Mount
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from vectron.errors import VectronError
@@ -31,6 +32,9 @@ from vectron.errors import RateLimited
 from vectron.services.gateway import dashboard
 from vectron.services.gateway.api import Gateway
 from vectron.services.gateway.metrics import CONTENT_TYPE_LATEST, GatewayMetrics
+from vectron.services.gateway import rest_snapshots
+from vectron.services.gateway.rest_snapshots import RESTORE_PATH_SUFFIX
+from vectron.services.gateway.snapshots import Snapshots
 
 __all__ = ["create_app", "DEFAULT_MAX_BODY_BYTES"]
 
@@ -85,6 +89,9 @@ class BodyLimit:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        if scope.get("path", "").endswith(RESTORE_PATH_SUFFIX):  # streams its own body to disk, with its own limit
             await self.app(scope, receive, send)
             return
         declared = dict(scope.get("headers") or []).get(b"content-length")
@@ -147,7 +154,20 @@ class _Observe:
             await self.app(scope, receive, send_status)
         finally:
             route = scope.get("route")
-            self.metrics.observe("rest", getattr(route, "name", None) or "unmatched", status, time.perf_counter() - start)
+            name = getattr(route, "name", None) or getattr(scope.get("endpoint"), "__name__", None) or _mount_name(scope) or "unmatched"
+            collection = (scope.get("path_params") or {}).get("collection") if route is not None else None
+            self.metrics.observe("rest", name, status, time.perf_counter() - start, collection)
+
+
+def _mount_name(scope: Scope) -> str | None:
+    """The name of the mount (static files) that served a request routes do not name."""
+    app = scope.get("app")
+    path = scope.get("path", "")
+    for r in getattr(app, "routes", ()):
+        prefix = getattr(r, "path", None)
+        if isinstance(r, Mount) and prefix and (path == prefix or path.startswith(prefix + "/")):
+            return r.name
+    return None
 
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
@@ -176,8 +196,12 @@ def _point_id(raw: str) -> int | str:
     return int(raw) if raw.isdigit() and int(raw) < MAX_INT_ID else raw
 
 
-def create_app(gateway: Gateway, *, metrics: GatewayMetrics | None = None, max_body_bytes: int = DEFAULT_MAX_BODY_BYTES) -> FastAPI:
-    """The REST app over ``gateway`` (its routes only call the gateway's methods)."""
+def create_app(
+    gateway: Gateway, *, metrics: GatewayMetrics | None = None, max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+    snapshots: Snapshots | None = None,
+) -> FastAPI:
+    """The REST app over ``gateway`` (its routes only call the gateway's methods);
+    ``snapshots`` None: the snapshot routes answer 503."""
     metrics = metrics or GatewayMetrics()
     app = FastAPI(
         title="Vectron",
@@ -320,6 +344,7 @@ def create_app(gateway: Gateway, *, metrics: GatewayMetrics | None = None, max_b
         return _fast(c.search_batch_out(g.search_batch(key, collection, body)), exclude_none=True)  # type: ignore[return-value]
 
     app.include_router(api)
+    rest_snapshots.install(app, snapshots or Snapshots(gateway, None), _api_key, _ERRORS)
 
     # -- operations ----------------------------------------------------------------------
     @app.get("/healthz", response_model=m.Health, tags=["operations"])
