@@ -126,7 +126,7 @@ def unpack_snapshot(path: pathlib.Path, staging: pathlib.Path) -> tuple[Manifest
                 raise _corrupt("the manifest's shard list is not shards 0..n-1 with one file each")
             wanted = {s.file: s for s in manifest.shards}
             copied: dict[str, pathlib.Path] = {}
-            for member in tar:
+            while (member := tar.next()) is not None:  # (iterating the TarFile would start over)
                 shard = wanted.get(member.name)
                 if shard is None or member.name in copied or not member.isfile():
                     raise _corrupt(f"unexpected member {member.name!r}")
