@@ -89,6 +89,9 @@ def test_docs_and_static_files_are_not_unmatched(node: dict[str, Any]) -> None:
     assert pick(after, "vectron_gateway_requests_total", operation="swagger_ui", status="200") == [1.0]
     assert pick(after, "vectron_gateway_requests_total", operation="openapi", status="200") == [1.0]
     assert pick(after, "vectron_gateway_requests_total", operation="dashboard_static", status="404") == [1.0]
+    # a request that fails makes no per-collection series (its name could be anything)
+    assert http.post("/v1/collections/made-up-name/points/count", json={}).status_code == 404
+    assert not pick(scrape(http), "vectron_collection_requests_total", collection="made-up-name")
     # a path no route has is still unmatched
     assert http.get("/no/such/path").status_code == 404
     assert sum(pick(scrape(http), "vectron_gateway_requests_total", operation="unmatched")) == before + 1

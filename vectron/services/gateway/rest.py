@@ -155,7 +155,8 @@ class _Observe:
         finally:
             route = scope.get("route")
             name = getattr(route, "name", None) or getattr(scope.get("endpoint"), "__name__", None) or _mount_name(scope) or "unmatched"
-            collection = (scope.get("path_params") or {}).get("collection") if route is not None else None
+            # per collection only once answered: a failed request may name any string (unbounded series)
+            collection = (scope.get("path_params") or {}).get("collection") if route is not None and status < 400 else None
             self.metrics.observe("rest", name, status, time.perf_counter() - start, collection)
 
 
