@@ -30,6 +30,7 @@ import vectron
 from vectron.cli_admin import admin
 from vectron.cli_common import DEFAULT_URL, Group, remember_cluster
 from vectron.cli_remote import COMMANDS
+from vectron.cli_snapshots import snapshot
 
 
 @click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})
@@ -49,6 +50,7 @@ def main(ctx: click.Context, url: str, api_key: str | None, ca: str | None, outp
 
 for _command in [*COMMANDS, admin]:
     main.add_command(_command)
+main.add_command(snapshot)
 
 
 @main.group(cls=Group)

@@ -24,11 +24,13 @@ except creating and dropping a collection, which are not retried).
 
 from __future__ import annotations
 
+import hashlib
+import os
 import ssl
 import time
 import urllib.parse
 from urllib.parse import quote
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -384,6 +386,59 @@ class Client:
         body = {"searches": [self._search_body(v, top_k, filter) for v in vectors]}
         d = self._request("POST", _col(collection, "/points/search/batch"), cred=self._key(), json=body)
         return [[_hit(h) for h in hits] for hits in d["results"]]
+
+    # -- snapshots (see docs/backup.md) ---------------------------------------------------
+    def create_snapshot(self, collection: str) -> dict[str, Any]:
+        """A consistent snapshot of every shard of ``collection``, kept on the gateway: its
+        record (name, size, sha256, points, shards, created_at)."""
+        return self._request("POST", _col(collection, "/snapshots"), cred=self._key(), retry=False)["snapshot"]
+
+    def list_snapshots(self, collection: str) -> list[dict[str, Any]]:
+        return self._request("GET", _col(collection, "/snapshots"), cred=self._key())["snapshots"]
+
+    def delete_snapshot(self, collection: str, name: str) -> None:
+        self._request("DELETE", _col(collection, f"/snapshots/{quote(name, safe='')}"), cred=self._key())
+
+    def download_snapshot(self, collection: str, name: str, path: str | os.PathLike[str]) -> int:
+        """Stream snapshot ``name`` into the file ``path``; checks its SHA-256; the bytes written."""
+        digest = hashlib.sha256()
+        size = 0
+        headers = {"Authorization": f"Bearer {self._key()}"}
+        with self._http.stream("GET", _col(collection, f"/snapshots/{quote(name, safe='')}"), headers=headers) as r:
+            if not r.is_success:
+                r.read()
+                raise error_from_response(r)
+            expected = r.headers.get("x-vectron-sha256")
+            with open(path, "wb") as out:
+                for chunk in r.iter_bytes(1 << 20):
+                    digest.update(chunk)
+                    size += len(chunk)
+                    out.write(chunk)
+        if expected and digest.hexdigest() != expected:
+            raise errors.Unavailable(f"the download of {name!r} was damaged in transit (SHA-256 differs); try again")
+        return size
+
+    def restore_snapshot(self, collection: str, path: str | os.PathLike[str], *, shards: int | None = None,
+                         replication_factor: int | None = None) -> dict[str, Any]:
+        """Create the NEW collection ``collection`` from the snapshot file at ``path`` (streamed
+        up); ``shards``/``replication_factor`` default to the snapshot's. The server's answer."""
+        params = {k: v for k, v in (("shards", shards), ("replication_factor", replication_factor)) if v is not None}
+
+        def chunks() -> Iterator[bytes]:
+            with open(path, "rb") as f:
+                while data := f.read(1 << 20):
+                    yield data
+
+        headers = {"Authorization": f"Bearer {self._key()}", "Content-Type": "application/octet-stream",
+                   "Content-Length": str(os.path.getsize(path))}
+        try:
+            r = self._http.post(_col(collection, "/snapshots/restore"), content=chunks(), params=params, headers=headers,
+                                timeout=httpx.Timeout(self._http.timeout.connect, read=None, write=None, pool=None))
+        except httpx.TransportError as exc:
+            raise errors.Unavailable(f"cannot reach {self.url}: {exc}") from None
+        if not r.is_success:
+            raise error_from_response(r)
+        return r.json()
 
     def ready(self) -> bool:
         try:

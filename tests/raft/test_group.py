@@ -203,22 +203,50 @@ class _FailingRestoreKV(KVStateMachine):
         raise StorageError("disk full (simulated)")
 
 
-def test_a_failed_snapshot_install_stops_the_follower(tmp_path: pathlib.Path) -> None:
+def _stop_a_follower_and_compact(groups: list[RaftGroup]) -> tuple[RaftGroup, int]:
+    """Stop a follower, write 10 entries, compact the others' logs past them: the
+    follower can only catch up through a snapshot. The leader and the follower's index."""
+    leader = leader_of(groups)
+    lagging = next(g for g in groups if g is not leader)
+    lagging.stop()
+    live = [g for g in groups if g is not lagging]
+    for _ in range(10):
+        leader.propose(cmd(op="incr", k="c"))
+    for g in live:
+        g.compact()
+    wait_for(lambda: all(g.status()["log_size"] <= 3 for g in live), what="compaction")
+    return leader, groups.index(lagging)
+
+
+def test_status_counts_elections_lag_and_snapshot_installs(tmp_path: pathlib.Path) -> None:
     addrs = [f"127.0.0.1:{p}" for p in free_ports(3)]
     groups = [make_group(tmp_path, a, addrs, f"n{i}") for i, a in enumerate(addrs)]
     try:
         for g in groups:
             g.wait_ready(30)
         leader = leader_of(groups)
-        lagging = next(g for g in groups if g is not leader)
-        lagging.stop()
-        live = [g for g in groups if g is not lagging]
-        for _ in range(10):
-            leader.propose(cmd(op="incr", k="c"))
-        for g in live:
-            g.compact()
-        wait_for(lambda: all(g.status()["log_size"] <= 3 for g in live), what="compaction")
-        i = groups.index(lagging)
+        assert sum(g.status()["elections"] for g in groups) >= 1  # somebody stood for election
+        assert all(g.status()["leader_changes"] >= 1 for g in groups)
+        leader, i = _stop_a_follower_and_compact(groups)
+        assert leader.status()["follower_lag"] >= 10  # the stopped follower lacks the 10 entries
+        assert groups[i].status()["snapshot_installs"] == 0
+        groups[i] = make_group(tmp_path, addrs[i], addrs, f"n{i}", fsm=KVStateMachine(tmp_path / f"n{i}" / "fsm-new"))
+        wait_for(lambda: groups[i].status()["snapshot_installs"] == 1, what="the snapshot install")
+        wait_for(lambda: leader.status()["follower_lag"] == 0, what="the follower to catch up")
+        assert groups[i].read(lambda f: f.get("c"), consistency="any") == 10
+        assert all(g.status()["follower_lag"] == 0 for g in groups if g is not leader)  # 0 on followers
+    finally:
+        for g in groups:
+            g.stop()
+
+
+def test_a_failed_snapshot_install_stops_the_follower(tmp_path: pathlib.Path) -> None:
+    addrs = [f"127.0.0.1:{p}" for p in free_ports(3)]
+    groups = [make_group(tmp_path, a, addrs, f"n{i}") for i, a in enumerate(addrs)]
+    try:
+        for g in groups:
+            g.wait_ready(30)
+        leader, i = _stop_a_follower_and_compact(groups)
         groups[i] = lagging = make_group(
             tmp_path, addrs[i], addrs, f"n{i}", fsm=_FailingRestoreKV(tmp_path / f"n{i}" / "fsm")
         )

@@ -113,7 +113,8 @@ def test_admin_over_grpc_and_the_cli(node: Daemon, http: httpx.Client, tmp_path:
         return result.output
 
     run("login", ADMIN, "--password", PASSWORD)
-    assert "dave@example.com\tunlimited\tactive" in run("admin", "users", "list", "--limit", "1000")
+    users = {u["email"]: u for u in json.loads(run("admin", "users", "list", "--limit", "1000", "-o", "json"))}
+    assert (users["dave@example.com"]["plan"], users["dave@example.com"]["status"]) == ("unlimited", "active")
     assert "plan pro" in run("admin", "users", "set-plan", "dave@example.com", "pro")
     assert "disabled" in run("admin", "users", "disable", "dave@example.com")
     assert "enabled" in run("admin", "users", "enable", "dave@example.com")

@@ -171,6 +171,11 @@ class RaftGroup(Generic[S]):
         if not others:
             self._node.addOnTickCallback(self._commit_solo_entries_now)
         self._seen_role: tuple[str, str | None, int] = ("", None, -1)
+        #: monitoring counters (read by status()): elections this node started (it became
+        #: a candidate), leader changes it saw, snapshots installed from a leader
+        self._elections = 0
+        self._leader_changes = 0
+        self._snapshot_installs = 0
         self._node.addOnTickCallback(self._log_role_changes)
         self._thread = threading.Thread(target=self._run, name=f"raft-{config.self_address}", daemon=True)
         self._overlaps = compat.OverlapNotices(journal, self._thread)
@@ -401,6 +406,10 @@ class RaftGroup(Generic[S]):
             "fsm_applied_index": self.fsm.applied_index(),
             "log_size": node.log_size(),
             "members": node.members(),
+            "follower_lag": node.follower_lag(),
+            "elections": self._elections,
+            "leader_changes": self._leader_changes,
+            "snapshot_installs": self._snapshot_installs,
             "ready": self.is_ready(),
             "fatal": self._fatal,
             "journal_syncs": self._journal.syncs,
@@ -491,6 +500,10 @@ class RaftGroup(Generic[S]):
         elections leave a trail in the node's log (and in jepsen-like runs)."""
         seen = (self._node.role(), self.leader(), self._node.raftCurrentTerm)
         if seen != self._seen_role:
+            if seen[0] == "candidate" and (self._seen_role[0] != "candidate" or seen[2] != self._seen_role[2]):
+                self._elections += 1
+            if seen[1] and seen[1] != self._seen_role[1]:
+                self._leader_changes += 1
             self._seen_role = seen
             logger.info("raft %s: %s in term %d, leader %s", self._address, seen[0], seen[2], seen[1] or "unknown")
 
@@ -556,6 +569,7 @@ class RaftGroup(Generic[S]):
             else:
                 with open_image(filename) as image:
                     self.fsm.restore(image)
+                self._snapshot_installs += 1
                 logger.info("restored snapshot at index %d on %s", header.applied_index, self._address)
         except BaseException as exc:
             self._die("snapshot restore failed", exc)

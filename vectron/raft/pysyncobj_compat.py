@@ -340,6 +340,15 @@ class Node(MembershipNode):
     def log_size(self) -> int:
         return int(self._getRaftLogSize())
 
+    def follower_lag(self) -> int:
+        """On a leader: how many committed entries the furthest-behind peer still lacks
+        (commit index minus its match index); 0 elsewhere."""
+        if not self._isLeader():
+            return 0
+        match = getattr(self, "_SyncObj__raftMatchIndex", {}) or {}
+        commit = int(self.raftCommitIndex)
+        return max((max(0, commit - int(m)) for m in match.values()), default=0)
+
     def wake(self) -> None:
         """Wake the tick's poll at once (pysyncobj's own pipe notifier)."""
         notifier = getattr(self, "_SyncObj__pipeNotifier", None)

@@ -315,11 +315,15 @@ def start_node(config: NodeConfig) -> RunningNode:
 
             node.parts["gateway"] = serve_gateway(
                 auth_addresses=config.auth_addresses(), placement_addresses=config.placement_addresses(),
-                rest_listen=config.rest_listen, grpc_listen=config.grpc_listen,
+                rest_listen=config.rest_listen, grpc_listen=config.grpc_listen, snapshot_dir=os.path.join(d, "snapshots"),
                 config=GatewayConfig(
                     default_shards=config.default_shards, default_replication_factor=config.default_replication_factor
                 ),
             )
+        if "gateway" in node.parts:
+            from vectron.services.node_metrics import NodeCollector
+
+            node.parts["gateway"].metrics.register(NodeCollector(lambda: node.parts))
         if "gateway" in node.parts and "worker" in node.parts:
             # the co-located worker is called in-process (no serialization, no HTTP/2)
             worker = node.parts["worker"]

@@ -9,6 +9,7 @@ import nothing from its modules directly (an import-linter contract).
 from vectron.store.collection import Collection
 from vectron.store.filters import compile_filter
 from vectron.store.ids import PointId, check_ids
+from vectron.store.shard_file import SnapshotPoint, SnapshotReader
 from vectron.store.store import Store, open
 from vectron.store.types import (
     CollectionConfig,
@@ -35,6 +36,8 @@ __all__ = [
     "Record",
     "ScoredPoint",
     "SetPayload",
+    "SnapshotPoint",
+    "SnapshotReader",
     "Store",
     "Upsert",
     "WriteOp",

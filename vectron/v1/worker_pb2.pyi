@@ -217,6 +217,18 @@ class ShardStatusResponse(_message.Message):
     shards: _containers.RepeatedCompositeFieldContainer[ShardStatus]
     def __init__(self, worker_id: _Optional[str] = ..., shards: _Optional[_Iterable[_Union[ShardStatus, _Mapping]]] = ...) -> None: ...
 
+class ExportShardRequest(_message.Message):
+    __slots__ = ("shard",)
+    SHARD_FIELD_NUMBER: _ClassVar[int]
+    shard: ShardRef
+    def __init__(self, shard: _Optional[_Union[ShardRef, _Mapping]] = ...) -> None: ...
+
+class ExportChunk(_message.Message):
+    __slots__ = ("data",)
+    DATA_FIELD_NUMBER: _ClassVar[int]
+    data: bytes
+    def __init__(self, data: _Optional[bytes] = ...) -> None: ...
+
 class UpsertCmd(_message.Message):
     __slots__ = ("ids", "vectors", "payload_json")
     IDS_FIELD_NUMBER: _ClassVar[int]

@@ -74,6 +74,11 @@ class WorkerServiceStub:
                 request_serializer=vectron_dot_v1_dot_worker__pb2.ShardStatusRequest.SerializeToString,
                 response_deserializer=vectron_dot_v1_dot_worker__pb2.ShardStatusResponse.FromString,
                 _registered_method=True)
+        self.ExportShard = channel.unary_stream(
+                '/vectron.v1.WorkerService/ExportShard',
+                request_serializer=vectron_dot_v1_dot_worker__pb2.ExportShardRequest.SerializeToString,
+                response_deserializer=vectron_dot_v1_dot_worker__pb2.ExportChunk.FromString,
+                _registered_method=True)
 
 
 class WorkerServiceServicer:
@@ -127,6 +132,13 @@ class WorkerServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ExportShard(self, request, context):
+        """a consistent copy of one shard's store (the leader's, after a read barrier), in chunks
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_WorkerServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -169,6 +181,11 @@ def add_WorkerServiceServicer_to_server(servicer, server):
                     servicer.ShardStatus,
                     request_deserializer=vectron_dot_v1_dot_worker__pb2.ShardStatusRequest.FromString,
                     response_serializer=vectron_dot_v1_dot_worker__pb2.ShardStatusResponse.SerializeToString,
+            ),
+            'ExportShard': grpc.unary_stream_rpc_method_handler(
+                    servicer.ExportShard,
+                    request_deserializer=vectron_dot_v1_dot_worker__pb2.ExportShardRequest.FromString,
+                    response_serializer=vectron_dot_v1_dot_worker__pb2.ExportChunk.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -387,6 +404,33 @@ class WorkerService:
             '/vectron.v1.WorkerService/ShardStatus',
             vectron_dot_v1_dot_worker__pb2.ShardStatusRequest.SerializeToString,
             vectron_dot_v1_dot_worker__pb2.ShardStatusResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ExportShard(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/vectron.v1.WorkerService/ExportShard',
+            vectron_dot_v1_dot_worker__pb2.ExportShardRequest.SerializeToString,
+            vectron_dot_v1_dot_worker__pb2.ExportChunk.FromString,
             options,
             channel_credentials,
             insecure,

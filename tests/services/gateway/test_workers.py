@@ -76,3 +76,21 @@ def test_a_grpc_deadline_is_indeterminate_for_a_write_and_unavailable_for_a_read
     finally:
         server.stop(None)
         servicer.channels.close()
+
+
+def test_export_shard_is_the_same_either_way(client: WorkerClient, worker: tuple[Cluster, FaultyWorkerService, ShardTarget],
+                                             tmp_path: pathlib.Path) -> None:
+    from vectron.store.shard_file import SnapshotReader
+
+    _, _, shard = worker
+    batch = [PointWrite(i, [1.0, float(i)], {"i": i}, f'{{"i":{i}}}') for i in range(5)]
+    assert client.upsert(shard, batch, "r1", 5.0) == 5
+    path = tmp_path / "shard.mdb"
+    with open(path, "w+b") as out:
+        out.write(b"left over from an earlier attempt" * 1000)
+        client.export_shard(shard, out, 5.0)
+    with SnapshotReader(path) as reader:
+        assert reader.count == 5 and reader.config.dimension == 2
+        assert [(p.id, p.payload) for b in reader.batches(2) for p in b] == [(i, {"i": i}) for i in range(5)]
+    with pytest.raises(StaleEpoch), open(tmp_path / "stale.mdb", "w+b") as out:
+        client.export_shard(ShardTarget(shard.collection_id, 0, shard.epoch + 1), out, 5.0)

@@ -45,6 +45,7 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from vectron.errors import VectronError
 from vectron.limits import MAX_BODY_BYTES, MAX_OPEN_BODY_BYTES
 from vectron.services.auth.api_keys import parse_key
+from vectron.services.gateway.rest_snapshots import RESTORE_PATH_SUFFIX
 
 __all__ = ["EdgeLimits", "RequestGate", "GuardedHttpToolsProtocol", "uvicorn_settings"]
 
@@ -104,6 +105,9 @@ class RequestGate:
             refusal = None
         if refusal is not None:
             await _answer(send, *refusal)
+            return
+        if path.endswith(RESTORE_PATH_SUFFIX):  # a snapshot upload: streamed to disk under its own limit
+            await self.app(scope, receive, send)
             return
         declared = dict(scope.get("headers") or []).get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > limit:

@@ -189,7 +189,10 @@ def _rpc(operation: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
                 log.exception("%s: unexpected error", operation)
                 context.abort(grpc.StatusCode.INTERNAL, "internal error")
             finally:
-                self.metrics.observe("grpc", operation, status, time.perf_counter() - start)
+                collection = getattr(request, "collection", None) if status == "OK" else None  # see rest._Observe
+                self.metrics.observe(
+                    "grpc", operation, status, time.perf_counter() - start, collection if isinstance(collection, str) else None
+                )
 
         return wrapper
 

@@ -22,6 +22,7 @@ from vectron.services.gateway.backends import PlacementClient
 from vectron.services.gateway.metrics import GatewayMetrics
 from vectron.services.gateway.edge import EdgeLimits, uvicorn_settings
 from vectron.services.gateway.rest import create_app
+from vectron.services.gateway.snapshots import Snapshots
 from vectron.services.gateway.workers import WorkerPool
 from vectron.services.tls import uvicorn_tls
 
@@ -87,6 +88,8 @@ class GatewayNode:
     grpc: Any
     rest_address: str
     grpc_address: str
+    #: the registry /metrics renders (the node adds its Raft and worker collector to it)
+    metrics: GatewayMetrics = field(default_factory=GatewayMetrics)
     _closers: list[Any] = field(default_factory=list, repr=False)
     _stopped: bool = field(default=False, repr=False)
 
@@ -116,9 +119,11 @@ def serve_gateway(
     config: GatewayConfig | None = None,
     limits: EdgeLimits | None = None,
     rest_socket: socket.socket | None = None,
+    snapshot_dir: str | None = None,
 ) -> GatewayNode:
     """Start a gateway in front of the given auth and placement nodes (workers are found
-    through the placement driver's routing tables)."""
+    through the placement driver's routing tables); collection snapshots are kept in
+    ``snapshot_dir`` (None: none are kept)."""
     sock = rest_socket or bind_tcp(rest_listen)
     auth = AuthClient(list(auth_addresses))
     placement = PlacementClient(list(placement_addresses))
@@ -131,7 +136,7 @@ def serve_gateway(
             from vectron.services.gateway.grpc_server import start_gateway_grpc
 
             grpc_server = start_gateway_grpc(gateway, grpc_listen, metrics=metrics, max_message_bytes=limits.max_body_bytes)
-        rest = _RestServer(create_app(gateway, metrics=metrics, limits=limits), sock, limits)
+        rest = _RestServer(create_app(gateway, metrics=metrics, limits=limits, snapshots=Snapshots(gateway, snapshot_dir)), sock, limits)
     except BaseException:
         sock.close()
         if grpc_server is not None:
@@ -147,6 +152,7 @@ def serve_gateway(
         grpc=grpc_server,
         rest_address=f"{host}:{rest.port}",
         grpc_address=grpc_server.address if grpc_server is not None else "",
+        metrics=metrics,
         _closers=[auth.close, placement.close],
     )
     log.info("gateway: REST on http://%s, gRPC on %s", node.rest_address, node.grpc_address or "(off)")

@@ -20,6 +20,7 @@ from fastapi.responses import JSONResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Mount
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from vectron.errors import VectronError
@@ -31,6 +32,8 @@ from vectron.services.gateway.api import Gateway
 from vectron.services.gateway.edge import EdgeLimits, RequestGate
 from vectron.services.gateway.metrics import CONTENT_TYPE_LATEST, GatewayMetrics
 from vectron.services.gateway.rest_search import FastSearch, error_response, searched
+from vectron.services.gateway import rest_snapshots
+from vectron.services.gateway.snapshots import Snapshots
 
 __all__ = ["create_app"]
 
@@ -100,7 +103,21 @@ class _Observe:
             await self.app(scope, receive, send_status)
         finally:
             route = scope.get("route")
-            self.metrics.observe("rest", getattr(route, "name", None) or "unmatched", status, time.perf_counter() - start)
+            name = getattr(route, "name", None) or getattr(scope.get("endpoint"), "__name__", None) or _mount_name(scope) or "unmatched"
+            # per collection only once answered: a failed request may name any string (unbounded series)
+            collection = (scope.get("path_params") or {}).get("collection") if route is not None and status < 400 else None
+            self.metrics.observe("rest", name, status, time.perf_counter() - start, collection)
+
+
+def _mount_name(scope: Scope) -> str | None:
+    """The name of the mount (static files) that served a request routes do not name."""
+    app = scope.get("app")
+    path = scope.get("path", "")
+    for r in getattr(app, "routes", ()):
+        prefix = getattr(r, "path", None)
+        if isinstance(r, Mount) and prefix and (path == prefix or path.startswith(prefix + "/")):
+            return r.name
+    return None
 
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
@@ -134,8 +151,12 @@ def _point_id(raw: str) -> int | str:
     return int(raw) if raw.isdigit() and int(raw) < MAX_INT_ID else raw
 
 
-def create_app(gateway: Gateway, *, metrics: GatewayMetrics | None = None, limits: EdgeLimits | None = None) -> FastAPI:
-    """The REST app over ``gateway`` (its routes only call the gateway's methods)."""
+def create_app(
+    gateway: Gateway, *, metrics: GatewayMetrics | None = None, limits: EdgeLimits | None = None,
+    snapshots: Snapshots | None = None,
+) -> FastAPI:
+    """The REST app over ``gateway`` (its routes only call the gateway's methods);
+    ``snapshots`` None: the snapshot routes answer 503."""
     metrics = metrics or GatewayMetrics()
     app = FastAPI(
         title="Vectron",
@@ -308,6 +329,7 @@ def create_app(gateway: Gateway, *, metrics: GatewayMetrics | None = None, limit
 
     app.include_router(api)
     routes.update({r.name: r for r in api.routes if getattr(r, "name", None) in ("search", "search_batch")})
+    rest_snapshots.install(app, snapshots or Snapshots(gateway, None), _api_key, _ERRORS)
 
     # -- operations ----------------------------------------------------------------------
     @app.get("/healthz", response_model=m.Health, tags=["operations"])

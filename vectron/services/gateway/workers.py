@@ -15,7 +15,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, BinaryIO, Protocol, TypeVar
 
 import grpc
 
@@ -130,6 +130,11 @@ class WorkerClient(Protocol):
     ) -> tuple[list[Point], PointId | None]: ...
 
     def count(self, shard: ShardTarget, filter: dict[str, Any] | None, filter_json: str, consistency: str | None, timeout: float) -> int: ...
+
+    def export_shard(self, shard: ShardTarget, out: BinaryIO, timeout: float) -> None:
+        """Write a consistent copy of the shard's store to ``out`` (from its start; a retry
+        rewrites it). ``timeout`` bounds the whole transfer."""
+        ...
 
 
 class WorkerClients(Protocol):
@@ -270,6 +275,18 @@ class GrpcWorkerClient:
         msg = worker_pb2.CountRequest(shard=_ref(shard), filter_json=filter_json, consistency=_CONSISTENCY[consistency])
         return int(_rpc(lambda: self._stub.Count(msg, timeout=timeout), write=False).count)
 
+    def export_shard(self, shard: ShardTarget, out: BinaryIO, timeout: float) -> None:
+        msg = worker_pb2.ExportShardRequest(shard=_ref(shard))
+
+        def transfer() -> None:
+            out.seek(0)
+            out.truncate()
+            for chunk in self._stub.ExportShard(msg, timeout=timeout):
+                out.write(chunk.data)
+            out.flush()
+
+        _rpc(transfer, write=False)
+
 
 # -- in this process ---------------------------------------------------------------------------
 
@@ -341,6 +358,12 @@ class LocalWorkerClient:
 
     def count(self, shard: ShardTarget, filter: dict[str, Any] | None, filter_json: str, consistency: str | None, timeout: float) -> int:
         return self._service.count(self._key(shard), filter, consistency or "linearizable", timeout=timeout)
+
+    def export_shard(self, shard: ShardTarget, out: BinaryIO, timeout: float) -> None:
+        out.seek(0)
+        out.truncate()
+        self._service.export_shard(self._key(shard), out, timeout)
+        out.flush()
 
 
 class WorkerPool:

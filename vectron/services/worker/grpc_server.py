@@ -13,8 +13,9 @@ statuses by :mod:`vectron.services.grpc_errors`.
 from __future__ import annotations
 
 import logging
+import tempfile
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
 import grpc
@@ -30,6 +31,8 @@ from vectron.wire import id_from_proto, id_to_proto, ids_from_proto, parse_filte
 __all__ = ["SERVICE_NAME", "FORWARDED_KEY", "WorkerServicer", "ChannelPool"]
 
 log = logging.getLogger(__name__)
+
+EXPORT_CHUNK = 1 << 20  # bytes per ExportChunk
 
 SERVICE_NAME = worker_pb2.DESCRIPTOR.services_by_name["WorkerService"].full_name
 FORWARDED_KEY = "vectron-forwarded"
@@ -209,3 +212,23 @@ class WorkerServicer(worker_pb2_grpc.WorkerServiceServicer):
     @grpc_error_boundary
     def ShardStatus(self, request: worker_pb2.ShardStatusRequest, context: grpc.ServicerContext) -> worker_pb2.ShardStatusResponse:
         return worker_pb2.ShardStatusResponse(worker_id=self.service.worker_id, shards=self.service.shard_status(request.collection_id or None))
+
+    @grpc_error_boundary
+    def ExportShard(self, request: worker_pb2.ExportShardRequest, context: grpc.ServicerContext) -> Iterator[worker_pb2.ExportChunk]:
+        """The shard's copy is made into a private temporary file first (errors such as
+        NotLeader are mapped before any chunk is sent), then streamed and deleted."""
+        remaining = context.time_remaining()
+        spool = tempfile.TemporaryFile(dir=self.service.export_dir())
+        try:
+            self.service.export_shard(_key(request.shard), spool, remaining)
+            spool.seek(0)
+        except BaseException:
+            spool.close()
+            raise
+
+        def chunks() -> Iterator[worker_pb2.ExportChunk]:
+            with spool:
+                while data := spool.read(EXPORT_CHUNK):
+                    yield worker_pb2.ExportChunk(data=data)
+
+        return chunks()

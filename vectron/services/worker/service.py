@@ -23,7 +23,7 @@ import time
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, BinaryIO, TypeVar
 
 import numpy as np
 
@@ -290,6 +290,19 @@ class WorkerService:
         return self._read(replica, lambda fsm: fsm.collection.count(filter), consistency, timeout)
 
     # -- observability --------------------------------------------------------------------
+    def export_dir(self) -> str:
+        """Where shard copies are spooled before they are sent (private to this worker)."""
+        folder = self.host.root.parent / "exports"
+        folder.mkdir(mode=0o700, exist_ok=True)
+        return str(folder)
+
+    def export_shard(self, ref: ShardKey, out: BinaryIO, timeout: float | None = None) -> None:
+        """Write a consistent copy of the shard's store (an LMDB file) to ``out``, a real
+        file: on the leader, after a read barrier, so it holds every write acknowledged
+        before the call. The copy itself is not bound by ``timeout`` (only the barrier)."""
+        replica = self.replica(ref)
+        self._read(replica, lambda fsm: fsm.snapshot(out), "linearizable", timeout)
+
     def shard_status(self, collection_id: str | None = None) -> list[worker_pb2.ShardStatus]:
         """Per hosted replica: members, role, leader, term, commit/applied index, point count."""
         out = []
