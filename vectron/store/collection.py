@@ -56,7 +56,7 @@ from vectron.store.ids import (
     encode_id,
     encode_label,
 )
-from vectron.store.payload_index import INDEX_TYPES, FieldIndex
+from vectron.store.payload_index import FieldIndex, check_index_field, check_index_type
 from vectron.store.rwlock import RWLock
 from vectron.store.types import (
     CollectionConfig,
@@ -497,26 +497,44 @@ class Collection:
     def delete_payload_keys(self, ids: Sequence[PointId], keys: Sequence[str]) -> int:
         return self.apply_batch([DeletePayloadKeys(ids, keys)])[0]
 
-    def create_payload_index(self, field_name: str, index_type: str) -> None:
-        """Index a payload field (dotted path) as keyword, integer, float or bool."""
-        if index_type not in INDEX_TYPES:
-            raise InvalidArgument(f"index type must be one of {', '.join(INDEX_TYPES)}, got {index_type!r}", field="type")
-        compile_filter({"must": [{"is_null": {"key": field_name}}]})  # validates the key
+    def create_payload_index(self, field_name: str, index_type: str) -> bool:
+        """Index a payload field (dotted path) as keyword, integer, float or bool (another type
+        replaces the field's index). True if this changed the indexes, False if already there."""
+        check_index_type(index_type)
+        check_index_field(field_name)
+        if self.config.payload_indexes.get(field_name) == index_type:
+            return False
+        return self._set_payload_indexes({**self.config.payload_indexes, field_name: index_type}, field_name)
+
+    def drop_payload_index(self, field_name: str) -> bool:
+        """Stop indexing a payload field. True if it was indexed, False if not."""
+        check_index_field(field_name)
+        if field_name not in self.config.payload_indexes:
+            return False
+        indexes = {k: v for k, v in self.config.payload_indexes.items() if k != field_name}
+        return self._set_payload_indexes(indexes, field_name)
+
+    def _set_payload_indexes(self, indexes: dict[str, str], changed: str) -> bool:
+        """Store the declared index list (config, one transaction) and build or drop ``changed``."""
         with self._write_mutex:
             self._check_open()
-            if self.config.payload_indexes.get(field_name) == index_type:
-                return
-            indexes = {**self.config.payload_indexes, field_name: index_type}
+            if self.config.payload_indexes == indexes:
+                return False
             config = CollectionConfig(self.name, self.config.dimension, self.config.distance, self.config.hnsw, indexes)
             with self._env.begin(write=True) as txn:
                 txn.put(b"config", json.dumps(config.to_json()).encode(), db=self._db["meta"])
                 version = _U64.unpack(txn.get(b"version", db=self._db["meta"]))[0] + 1
                 txn.put(b"version", _U64.pack(version), db=self._db["meta"])
-            index = self._build_field_index(field_name, index_type)
+            index = self._build_field_index(changed, indexes[changed]) if changed in indexes else None
             with self._rw.write():
                 self.config = config
-                self._field_indexes[field_name] = index
+                if index is None:
+                    self._field_indexes.pop(changed, None)
+                else:
+                    self._field_indexes[changed] = index
+                self._plans.clear()
                 self._version = version
+            return True
 
     def get_meta(self, key: str) -> bytes | None:
         """Read caller metadata written by ``apply_batch(..., meta=...)``."""
