@@ -56,7 +56,7 @@ from vectron.store.ids import (
     encode_id,
     encode_label,
 )
-from vectron.store.payload_index import FieldIndex, check_index_field, check_index_type
+from vectron.store.payload_index import FieldIndex, IndexInfo, check_index_field, check_index_type
 from vectron.store.rwlock import RWLock
 from vectron.store.types import (
     CollectionConfig,
@@ -513,6 +513,10 @@ class Collection:
             return False
         indexes = {k: v for k, v in self.config.payload_indexes.items() if k != field_name}
         return self._set_payload_indexes(indexes, field_name)
+
+    def payload_indexes(self) -> list[IndexInfo]:
+        """The payload indexes of this collection, by field."""
+        return [IndexInfo(f, t) for f, t in sorted(self.config.payload_indexes.items())]
 
     def _set_payload_indexes(self, indexes: dict[str, str], changed: str) -> bool:
         """Store the declared index list (config, one transaction) and build or drop ``changed``."""

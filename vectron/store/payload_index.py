@@ -10,6 +10,7 @@ from LMDB when a collection opens; LMDB stays the source of truth.
 from __future__ import annotations
 
 import bisect
+from dataclasses import dataclass
 from typing import Any
 
 from vectron.errors import InvalidArgument
@@ -36,6 +37,15 @@ def check_index_type(index_type: Any, where: str = "type") -> str:
     if index_type not in INDEX_TYPES:
         raise InvalidArgument(f"{where}: index type must be one of {', '.join(INDEX_TYPES)}, got {index_type!r}", field=where)
     return str(index_type)
+
+
+@dataclass(frozen=True)
+class IndexInfo:
+    """A payload index as a collection lists it: declared, or built by the store (``automatic``)."""
+
+    field: str
+    type: str
+    automatic: bool = False
 
 
 class FieldIndex:

@@ -22,6 +22,7 @@ import grpc
 from vectron.errors import Indeterminate, Unavailable
 from vectron.services.channels import open_channel
 from vectron.services.grpc_errors import error_from_rpc_error, may_have_been_applied
+from vectron.store.payload_index import IndexInfo
 from vectron.v1 import points_pb2, worker_pb2, worker_pb2_grpc
 from vectron.wire import PointId, id_from_proto, id_to_proto, ids_to_proto, payload_from_json
 
@@ -119,6 +120,10 @@ class WorkerClient(Protocol):
     ) -> tuple[list[Point], PointId | None]: ...
 
     def count(self, shard: ShardTarget, filter: dict[str, Any] | None, filter_json: str, consistency: str | None, timeout: float) -> int: ...
+
+    def payload_index(self, shard: ShardTarget, field: str, index_type: str, drop: bool, request_id: str, timeout: float) -> int: ...
+
+    def payload_indexes(self, shard: ShardTarget, timeout: float) -> list[IndexInfo]: ...
 
 
 class WorkerClients(Protocol):
@@ -243,6 +248,14 @@ class GrpcWorkerClient:
         msg = worker_pb2.CountRequest(shard=_ref(shard), filter_json=filter_json, consistency=_CONSISTENCY[consistency])
         return int(_rpc(lambda: self._stub.Count(msg, timeout=timeout), write=False).count)
 
+    def payload_index(self, shard: ShardTarget, field: str, index_type: str, drop: bool, request_id: str, timeout: float) -> int:
+        msg = worker_pb2.PayloadIndexRequest(shard=_ref(shard), field=field, type=index_type, drop=drop, request_id=request_id)
+        return int(_rpc(lambda: self._stub.PayloadIndex(msg, timeout=timeout), write=True).affected)
+
+    def payload_indexes(self, shard: ShardTarget, timeout: float) -> list[IndexInfo]:
+        reply = _rpc(lambda: self._stub.PayloadIndexes(worker_pb2.PayloadIndexesRequest(shard=_ref(shard)), timeout=timeout), write=False)
+        return [IndexInfo(i.field, i.type, i.automatic) for i in reply.indexes]
+
 
 # -- in this process ---------------------------------------------------------------------------
 
@@ -311,6 +324,12 @@ class LocalWorkerClient:
 
     def count(self, shard: ShardTarget, filter: dict[str, Any] | None, filter_json: str, consistency: str | None, timeout: float) -> int:
         return self._service.count(self._key(shard), filter, consistency or "linearizable", timeout=timeout)
+
+    def payload_index(self, shard: ShardTarget, field: str, index_type: str, drop: bool, request_id: str, timeout: float) -> int:
+        return self._service.payload_index(self._key(shard), field, index_type, drop, request_id, timeout=timeout).affected
+
+    def payload_indexes(self, shard: ShardTarget, timeout: float) -> list[IndexInfo]:
+        return self._service.payload_indexes(self._key(shard), timeout=timeout)
 
 
 class WorkerPool:
