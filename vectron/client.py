@@ -114,6 +114,7 @@ class Collection:
     shard_status: list[dict[str, Any]] | None = None
     #: {"field", "type", "automatic"} per payload index
     payload_indexes: list[dict[str, Any]] = field(default_factory=list)
+    auto_index: bool = True
 
 
 def _user(d: Mapping[str, Any]) -> User:
@@ -132,6 +133,7 @@ def _collection(d: Mapping[str, Any]) -> Collection:
         name=d["name"], dimension=d["dimension"], distance=d["distance"], shards=d["shards"],
         replication_factor=d["replication_factor"], hnsw=dict(d.get("hnsw") or {}), created_at=d["created_at"],
         points_count=d.get("points_count"), shard_status=d.get("shard_status"), payload_indexes=list(d.get("payload_indexes") or []),
+        auto_index=d.get("auto_index", True),
     )
 
 
@@ -268,10 +270,13 @@ class Client:
     def create_collection(
         self, name: str, dimension: int, distance: str = "cosine", *, shards: int | None = None,
         replication_factor: int | None = None, hnsw: Mapping[str, int] | None = None,
-        payload_indexes: Mapping[str, str] | None = None,
+        payload_indexes: Mapping[str, str] | None = None, auto_index: bool = True,
     ) -> Collection:
-        """``payload_indexes``: field -> keyword | integer | float | bool, built on every shard from the start."""
+        """``payload_indexes``: field -> keyword | integer | float | bool, built on every shard from the start;
+        ``auto_index`` False: no automatic indexes of the fields filters use."""
         body: dict[str, Any] = {"dimension": dimension, "distance": distance}
+        if not auto_index:
+            body["auto_index"] = False
         if payload_indexes:
             body["payload_indexes"] = [{"field": f, "type": t} for f, t in payload_indexes.items()]
         if shards is not None:

@@ -23,6 +23,7 @@ Threading: any number of threads may read and write; writes are serialised.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import logging
 import math
@@ -524,7 +525,7 @@ class Collection:
             self._check_open()
             if self.config.payload_indexes == indexes:
                 return False
-            config = CollectionConfig(self.name, self.config.dimension, self.config.distance, self.config.hnsw, indexes)
+            config = dataclasses.replace(self.config, payload_indexes=indexes)
             with self._env.begin(write=True) as txn:
                 txn.put(b"config", json.dumps(config.to_json()).encode(), db=self._db["meta"])
                 version = _U64.unpack(txn.get(b"version", db=self._db["meta"]))[0] + 1

@@ -81,6 +81,10 @@ class FieldIndex:
             else:
                 holders.add(label)
 
+    def sizes(self) -> tuple[int, int]:
+        """(point-value pairs, distinct values) held: what the index's memory grows with."""
+        return sum(len(v) for v in self._values_of_label.values()), len(self._postings)
+
     def lookup_values(self, values: list[Any]) -> set[int] | None:
         """Labels holding any of ``values``; ``None`` if this index cannot answer exactly."""
         keys = [scalar_key(v) for v in values]

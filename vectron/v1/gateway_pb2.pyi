@@ -134,7 +134,7 @@ class PayloadIndexView(_message.Message):
     def __init__(self, field: _Optional[str] = ..., type: _Optional[str] = ..., automatic: _Optional[bool] = ...) -> None: ...
 
 class CreateCollectionSpec(_message.Message):
-    __slots__ = ("name", "dimension", "distance", "shards", "replication_factor", "hnsw", "payload_indexes")
+    __slots__ = ("name", "dimension", "distance", "shards", "replication_factor", "hnsw", "payload_indexes", "auto_index_off")
     NAME_FIELD_NUMBER: _ClassVar[int]
     DIMENSION_FIELD_NUMBER: _ClassVar[int]
     DISTANCE_FIELD_NUMBER: _ClassVar[int]
@@ -142,6 +142,7 @@ class CreateCollectionSpec(_message.Message):
     REPLICATION_FACTOR_FIELD_NUMBER: _ClassVar[int]
     HNSW_FIELD_NUMBER: _ClassVar[int]
     PAYLOAD_INDEXES_FIELD_NUMBER: _ClassVar[int]
+    AUTO_INDEX_OFF_FIELD_NUMBER: _ClassVar[int]
     name: str
     dimension: int
     distance: str
@@ -149,7 +150,8 @@ class CreateCollectionSpec(_message.Message):
     replication_factor: int
     hnsw: CollectionSpecHnsw
     payload_indexes: _containers.RepeatedCompositeFieldContainer[PayloadIndexView]
-    def __init__(self, name: _Optional[str] = ..., dimension: _Optional[int] = ..., distance: _Optional[str] = ..., shards: _Optional[int] = ..., replication_factor: _Optional[int] = ..., hnsw: _Optional[_Union[CollectionSpecHnsw, _Mapping]] = ..., payload_indexes: _Optional[_Iterable[_Union[PayloadIndexView, _Mapping]]] = ...) -> None: ...
+    auto_index_off: bool
+    def __init__(self, name: _Optional[str] = ..., dimension: _Optional[int] = ..., distance: _Optional[str] = ..., shards: _Optional[int] = ..., replication_factor: _Optional[int] = ..., hnsw: _Optional[_Union[CollectionSpecHnsw, _Mapping]] = ..., payload_indexes: _Optional[_Iterable[_Union[PayloadIndexView, _Mapping]]] = ..., auto_index_off: _Optional[bool] = ...) -> None: ...
 
 class ShardView(_message.Message):
     __slots__ = ("shard_id", "replicas", "leader", "status", "points_count")
@@ -166,7 +168,7 @@ class ShardView(_message.Message):
     def __init__(self, shard_id: _Optional[int] = ..., replicas: _Optional[_Iterable[str]] = ..., leader: _Optional[str] = ..., status: _Optional[str] = ..., points_count: _Optional[int] = ...) -> None: ...
 
 class CollectionView(_message.Message):
-    __slots__ = ("name", "dimension", "distance", "shards", "replication_factor", "hnsw", "created_at", "points_count", "shard_status", "payload_indexes")
+    __slots__ = ("name", "dimension", "distance", "shards", "replication_factor", "hnsw", "created_at", "points_count", "shard_status", "payload_indexes", "auto_index")
     NAME_FIELD_NUMBER: _ClassVar[int]
     DIMENSION_FIELD_NUMBER: _ClassVar[int]
     DISTANCE_FIELD_NUMBER: _ClassVar[int]
@@ -177,6 +179,7 @@ class CollectionView(_message.Message):
     POINTS_COUNT_FIELD_NUMBER: _ClassVar[int]
     SHARD_STATUS_FIELD_NUMBER: _ClassVar[int]
     PAYLOAD_INDEXES_FIELD_NUMBER: _ClassVar[int]
+    AUTO_INDEX_FIELD_NUMBER: _ClassVar[int]
     name: str
     dimension: int
     distance: str
@@ -187,7 +190,8 @@ class CollectionView(_message.Message):
     points_count: int
     shard_status: _containers.RepeatedCompositeFieldContainer[ShardView]
     payload_indexes: _containers.RepeatedCompositeFieldContainer[PayloadIndexView]
-    def __init__(self, name: _Optional[str] = ..., dimension: _Optional[int] = ..., distance: _Optional[str] = ..., shards: _Optional[int] = ..., replication_factor: _Optional[int] = ..., hnsw: _Optional[_Union[CollectionSpecHnsw, _Mapping]] = ..., created_at: _Optional[str] = ..., points_count: _Optional[int] = ..., shard_status: _Optional[_Iterable[_Union[ShardView, _Mapping]]] = ..., payload_indexes: _Optional[_Iterable[_Union[PayloadIndexView, _Mapping]]] = ...) -> None: ...
+    auto_index: bool
+    def __init__(self, name: _Optional[str] = ..., dimension: _Optional[int] = ..., distance: _Optional[str] = ..., shards: _Optional[int] = ..., replication_factor: _Optional[int] = ..., hnsw: _Optional[_Union[CollectionSpecHnsw, _Mapping]] = ..., created_at: _Optional[str] = ..., points_count: _Optional[int] = ..., shard_status: _Optional[_Iterable[_Union[ShardView, _Mapping]]] = ..., payload_indexes: _Optional[_Iterable[_Union[PayloadIndexView, _Mapping]]] = ..., auto_index: _Optional[bool] = ...) -> None: ...
 
 class CollectionReply(_message.Message):
     __slots__ = ("collection",)

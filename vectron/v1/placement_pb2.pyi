@@ -67,7 +67,7 @@ class PayloadIndexSpec(_message.Message):
     def __init__(self, field: _Optional[str] = ..., type: _Optional[str] = ...) -> None: ...
 
 class CollectionInfo(_message.Message):
-    __slots__ = ("collection_id", "owner", "name", "dimension", "distance", "shard_count", "replication_factor", "hnsw", "epoch", "hash_scheme", "created_at_ms", "payload_indexes")
+    __slots__ = ("collection_id", "owner", "name", "dimension", "distance", "shard_count", "replication_factor", "hnsw", "epoch", "hash_scheme", "created_at_ms", "payload_indexes", "auto_index_off")
     COLLECTION_ID_FIELD_NUMBER: _ClassVar[int]
     OWNER_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
@@ -80,6 +80,7 @@ class CollectionInfo(_message.Message):
     HASH_SCHEME_FIELD_NUMBER: _ClassVar[int]
     CREATED_AT_MS_FIELD_NUMBER: _ClassVar[int]
     PAYLOAD_INDEXES_FIELD_NUMBER: _ClassVar[int]
+    AUTO_INDEX_OFF_FIELD_NUMBER: _ClassVar[int]
     collection_id: str
     owner: str
     name: str
@@ -92,7 +93,8 @@ class CollectionInfo(_message.Message):
     hash_scheme: str
     created_at_ms: int
     payload_indexes: _containers.RepeatedCompositeFieldContainer[PayloadIndexSpec]
-    def __init__(self, collection_id: _Optional[str] = ..., owner: _Optional[str] = ..., name: _Optional[str] = ..., dimension: _Optional[int] = ..., distance: _Optional[str] = ..., shard_count: _Optional[int] = ..., replication_factor: _Optional[int] = ..., hnsw: _Optional[_Union[HnswConfig, _Mapping]] = ..., epoch: _Optional[int] = ..., hash_scheme: _Optional[str] = ..., created_at_ms: _Optional[int] = ..., payload_indexes: _Optional[_Iterable[_Union[PayloadIndexSpec, _Mapping]]] = ...) -> None: ...
+    auto_index_off: bool
+    def __init__(self, collection_id: _Optional[str] = ..., owner: _Optional[str] = ..., name: _Optional[str] = ..., dimension: _Optional[int] = ..., distance: _Optional[str] = ..., shard_count: _Optional[int] = ..., replication_factor: _Optional[int] = ..., hnsw: _Optional[_Union[HnswConfig, _Mapping]] = ..., epoch: _Optional[int] = ..., hash_scheme: _Optional[str] = ..., created_at_ms: _Optional[int] = ..., payload_indexes: _Optional[_Iterable[_Union[PayloadIndexSpec, _Mapping]]] = ..., auto_index_off: _Optional[bool] = ...) -> None: ...
 
 class RoutingTable(_message.Message):
     __slots__ = ("collection", "shards", "epoch")
@@ -163,7 +165,7 @@ class HeartbeatResponse(_message.Message):
     def __init__(self, placement_version: _Optional[int] = ..., assignments: _Optional[_Iterable[_Union[ReplicaAssignment, _Mapping]]] = ...) -> None: ...
 
 class CreateCollectionRequest(_message.Message):
-    __slots__ = ("owner", "name", "dimension", "distance", "shard_count", "replication_factor", "hnsw", "payload_indexes")
+    __slots__ = ("owner", "name", "dimension", "distance", "shard_count", "replication_factor", "hnsw", "payload_indexes", "auto_index_off")
     OWNER_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
     DIMENSION_FIELD_NUMBER: _ClassVar[int]
@@ -172,6 +174,7 @@ class CreateCollectionRequest(_message.Message):
     REPLICATION_FACTOR_FIELD_NUMBER: _ClassVar[int]
     HNSW_FIELD_NUMBER: _ClassVar[int]
     PAYLOAD_INDEXES_FIELD_NUMBER: _ClassVar[int]
+    AUTO_INDEX_OFF_FIELD_NUMBER: _ClassVar[int]
     owner: str
     name: str
     dimension: int
@@ -180,7 +183,8 @@ class CreateCollectionRequest(_message.Message):
     replication_factor: int
     hnsw: HnswConfig
     payload_indexes: _containers.RepeatedCompositeFieldContainer[PayloadIndexSpec]
-    def __init__(self, owner: _Optional[str] = ..., name: _Optional[str] = ..., dimension: _Optional[int] = ..., distance: _Optional[str] = ..., shard_count: _Optional[int] = ..., replication_factor: _Optional[int] = ..., hnsw: _Optional[_Union[HnswConfig, _Mapping]] = ..., payload_indexes: _Optional[_Iterable[_Union[PayloadIndexSpec, _Mapping]]] = ...) -> None: ...
+    auto_index_off: bool
+    def __init__(self, owner: _Optional[str] = ..., name: _Optional[str] = ..., dimension: _Optional[int] = ..., distance: _Optional[str] = ..., shard_count: _Optional[int] = ..., replication_factor: _Optional[int] = ..., hnsw: _Optional[_Union[HnswConfig, _Mapping]] = ..., payload_indexes: _Optional[_Iterable[_Union[PayloadIndexSpec, _Mapping]]] = ..., auto_index_off: _Optional[bool] = ...) -> None: ...
 
 class CreateCollectionResponse(_message.Message):
     __slots__ = ("routing",)

@@ -79,7 +79,7 @@ class LocalPlacement:
         hnsw = {k: v for k, v in (("m", req.hnsw.m), ("ef_construct", req.hnsw.ef_construct), ("ef", req.hnsw.ef)) if v}
         return self.service.create_collection(
             req.owner, req.name, req.dimension, req.distance or "cosine", req.shard_count or 1, req.replication_factor or 1, hnsw or None,
-            [(i.field, i.type) for i in req.payload_indexes],
+            [(i.field, i.type) for i in req.payload_indexes], not req.auto_index_off,
         )
 
     def drop_collection(self, owner: str, name: str) -> None:

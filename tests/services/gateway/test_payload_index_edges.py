@@ -59,12 +59,18 @@ def test_rest_payload_index_routes(stack: Stack) -> None:
     assert r.status_code == 400 and r.json()["error"]["field"] == "payload_indexes[1].field"
     r = http.put("/v1/collections/other", json={"dimension": 3, "payload_indexes": [{"field": "x", "type": "date"}]}, headers=H(key))
     assert r.status_code == 400 and r.json()["error"]["field"] == "payload_indexes[0].type"
+    r = http.put("/v1/collections/other", json={"dimension": 3, "auto_index": "no"}, headers=H(key))
+    assert r.status_code == 400 and r.json()["error"]["field"] == "auto_index"
     ro = http.post("/v1/keys", json={"name": "ro", "scope": "read-only", "plan": "pro"}, headers=H(acc["token"])).json()["key"]
     assert http.put("/v1/collections/docs/index", json={"field": "z", "type": "bool"}, headers=H(ro)).status_code == 403
     assert http.delete("/v1/collections/docs/index/lang", headers=H(ro)).status_code == 403
     got = http.get("/v1/collections/docs", headers=H(key)).json()["collection"]
     assert [i["field"] for i in got["payload_indexes"]] == ["lang"]
     assert [c["name"] for c in http.get("/v1/collections", headers=H(key)).json()["collections"]] == ["docs"]
+    r = http.put("/v1/collections/manual", json={"dimension": 3, "auto_index": False}, headers=H(key))
+    assert r.status_code == 201 and r.json()["collection"]["auto_index"] is False
+    assert http.get("/v1/collections/manual", headers=H(key)).json()["collection"]["auto_index"] is False
+    assert http.get("/v1/collections/docs", headers=H(key)).json()["collection"]["auto_index"] is True
 
 
 def test_grpc_payload_index_rpcs(stack: Stack) -> None:
@@ -73,7 +79,9 @@ def test_grpc_payload_index_rpcs(stack: Stack) -> None:
         stub = gateway_pb2_grpc.VectronServiceStub(channel)
         spec = pb.CreateCollectionSpec(name="g", dimension=3, payload_indexes=[pb.PayloadIndexView(field="lang", type="keyword")])
         created = stub.CreateCollection(spec, metadata=md(key)).collection
-        assert [(i.field, i.type) for i in created.payload_indexes] == [("lang", "keyword")]
+        assert [(i.field, i.type) for i in created.payload_indexes] == [("lang", "keyword")] and created.auto_index
+        manual = stub.CreateCollection(pb.CreateCollectionSpec(name="m", dimension=3, auto_index_off=True), metadata=md(key)).collection
+        assert not manual.auto_index
         req = pb.PayloadIndexSpecRequest(collection="g", field="n", type="float")
         assert stub.CreatePayloadIndex(req, metadata=md(key)).changed is True
         assert stub.CreatePayloadIndex(req, metadata=md(key)).changed is False

@@ -108,3 +108,16 @@ def test_bad_input_names_the_field_and_changes_nothing(cluster: Cluster, gw: tup
     assert err.value.field == "payload_indexes[0].field"
     assert [c.name for c in g.list_collections(key)] == ["docs"]
     assert all(i == {} for i in replica_indexes(cluster)) and g.get_collection(key, "docs").payload_indexes == []
+
+
+def test_automatic_indexing_can_be_turned_off_at_creation(cluster: Cluster) -> None:
+    g = cluster.gateway(GatewayConfig(retry_deadline=3.0, retry_attempts=4))
+    key = key_of(g)
+    info = g.create_collection(key, "plain", m.CreateCollectionRequest(dimension=4, shards=2, auto_index=False))
+    assert info.auto_index_off
+    g.upsert(key, "plain", m.UpsertRequest(points=points(10)))
+    configs = [r.fsm.collection.config for w in cluster.workers.values() for r in w.host.replicas()]
+    assert len(configs) == 2 and not any(c.auto_index for c in configs)
+    g.create_collection(key, "auto", m.CreateCollectionRequest(dimension=4))
+    g.upsert(key, "auto", m.UpsertRequest(points=points(10)))
+    assert [r.fsm.collection.config.auto_index for w in cluster.workers.values() for r in w.host.replicas() if r.collection.name == "auto"] == [True]

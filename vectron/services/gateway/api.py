@@ -239,6 +239,7 @@ class Gateway:
                 replication_factor=req.replication_factor or self.config.default_replication_factor,
                 hnsw=placement_pb2.HnswConfig(m=hnsw.m or 0, ef_construct=hnsw.ef_construct or 0, ef=hnsw.ef or 0),
                 payload_indexes=[placement_pb2.PayloadIndexSpec(field=i.field, type=i.type) for i in req.payload_indexes or ()],
+                auto_index_off=not req.auto_index,
             )
         )
         self.routing.put(p.user_id, name, table)

@@ -67,6 +67,7 @@ def collection_out(info: placement_pb2.CollectionInfo) -> m.CollectionOut:
         hnsw={"m": info.hnsw.m, "ef_construct": info.hnsw.ef_construct, "ef": info.hnsw.ef},
         created_at=m.ms_to_iso(info.created_at_ms),
         payload_indexes=[m.PayloadIndexOut(field=i.field, type=i.type) for i in info.payload_indexes],
+        auto_index=not info.auto_index_off,
     )
 
 

@@ -106,6 +106,7 @@ def _collection(info: placement_pb2.CollectionInfo, detail: CollectionDetail | N
         hnsw=pb.CollectionSpecHnsw(m=info.hnsw.m, ef_construct=info.hnsw.ef_construct, ef=info.hnsw.ef),
         created_at=m.ms_to_iso(info.created_at_ms),
         points_count=-1 if detail is None or detail.points is None else detail.points,
+        auto_index=not info.auto_index_off,
     )
     if detail is None:
         out.payload_indexes.extend(pb.PayloadIndexView(field=i.field, type=i.type) for i in info.payload_indexes)
@@ -222,6 +223,7 @@ class VectronServicer(gateway_pb2_grpc.VectronServiceServicer):
             "dimension": request.dimension, "distance": request.distance or "cosine", "shards": request.shards or None,
             "replication_factor": request.replication_factor or None, "hnsw": hnsw or None,
             "payload_indexes": [{"field": i.field, "type": i.type} for i in request.payload_indexes] or None,
+            "auto_index": not request.auto_index_off,
         })
         return pb.CollectionReply(collection=_collection(self.g.create_collection(_credential(context), request.name, body)))
 

@@ -211,6 +211,7 @@ class CreateCollectionRequest(_In):
     replication_factor: StrictInt | None = Field(default=None, ge=1, le=MAX_REPLICATION)
     hnsw: HnswIn | None = None
     payload_indexes: list[PayloadIndexIn] | None = Field(default=None, max_length=MAX_PAYLOAD_INDEXES)
+    auto_index: StrictBool = Field(default=True, description="index the payload fields filters use, automatically")
 
 
 class ReplicaOut(BaseModel):
@@ -236,6 +237,7 @@ class CollectionOut(BaseModel):
     hnsw: dict[str, int]
     created_at: str
     payload_indexes: list[PayloadIndexOut] = Field(default_factory=list)
+    auto_index: bool = True
     points_count: int | None = None
     shard_status: list[ShardOut] | None = None
 

@@ -45,6 +45,7 @@ class PlacementServicer(placement_pb2_grpc.PlacementServiceServicer):
             request.replication_factor or 1,
             hnsw or None,
             [(i.field, i.type) for i in request.payload_indexes],
+            not request.auto_index_off,
         )
         return placement_pb2.CreateCollectionResponse(routing=routing)
 

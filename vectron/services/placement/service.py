@@ -288,10 +288,12 @@ class PlacementService:
         replication_factor: int = 1,
         hnsw: dict[str, int] | None = None,
         payload_indexes: Sequence[tuple[str, str]] = (),
+        auto_index: bool = True,
     ) -> placement_pb2.RoutingTable:
         """Create a collection and place its shards. ALREADY_EXISTS if the owner has one of
         that name; INVALID_ARGUMENT if the replication factor exceeds the live workers.
-        ``payload_indexes``: (field, type) pairs every shard creates its collection with."""
+        ``payload_indexes``: (field, type) pairs every shard creates its collection with;
+        ``auto_index`` False: its shards build no automatic payload indexes."""
         _check_owner(owner)
         check_name(name)
         _check_range(dimension, "dimension", 1, MAX_DIMENSION)
@@ -327,6 +329,7 @@ class PlacementService:
             hash_scheme=HASH_SCHEME,
             created_at_ms=int(self._clock() * 1000),
             payload_indexes=[placement_pb2.PayloadIndexSpec(field=f, type=t) for f, t in indexes],
+            auto_index_off=not auto_index,
         )
         cmd = placement_pb2.CreateCollectionCmd(collection=info)
         for worker_ids in placement:

@@ -54,7 +54,7 @@ def collection_config(info: placement_pb2.CollectionInfo, shard_id: int) -> Coll
     )
     return CollectionConfig(
         name=f"{info.collection_id}-{shard_id}", dimension=info.dimension, distance=info.distance, hnsw=hnsw,
-        payload_indexes={i.field: i.type for i in info.payload_indexes},
+        payload_indexes={i.field: i.type for i in info.payload_indexes}, auto_index=not info.auto_index_off,
     )
 
 
