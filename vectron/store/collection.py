@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import itertools
 import json
 import logging
 import math
@@ -57,7 +58,8 @@ from vectron.store.ids import (
     encode_id,
     encode_label,
 )
-from vectron.store.payload_index import FieldIndex, IndexInfo, check_index_field, check_index_type
+from vectron.store.auto_index import AutoIndexing
+from vectron.store.payload_index import FieldIndex, check_index_field, check_index_type
 from vectron.store.rwlock import RWLock
 from vectron.store.types import (
     CollectionConfig,
@@ -122,7 +124,7 @@ class _BatchEffects:
     freed: list[int] = field(default_factory=list)
 
 
-class Collection:
+class Collection(AutoIndexing):
     """Points of one dimension and distance, searchable by similarity. Obtain from ``Store``."""
 
     def __init__(self, folder: pathlib.Path, *, durable: bool = True, map_size: int = 1 << 36) -> None:
@@ -197,6 +199,7 @@ class Collection:
         self._index = index
         self._field_indexes = {key: self._build_field_index(key, kind) for key, kind in cfg.payload_indexes.items()}
         self._plans: dict[tuple[str, int], Candidates | None] = {}
+        self._auto_reset()
 
     def _rebuild_index(self, capacity: int) -> VectorIndex:
         cfg = self.config
@@ -515,31 +518,37 @@ class Collection:
         indexes = {k: v for k, v in self.config.payload_indexes.items() if k != field_name}
         return self._set_payload_indexes(indexes, field_name)
 
-    def payload_indexes(self) -> list[IndexInfo]:
-        """The payload indexes of this collection, by field."""
-        return [IndexInfo(f, t) for f, t in sorted(self.config.payload_indexes.items())]
-
     def _set_payload_indexes(self, indexes: dict[str, str], changed: str) -> bool:
-        """Store the declared index list (config, one transaction) and build or drop ``changed``."""
+        """Store the declared index list and build or drop the index of ``changed``."""
         with self._write_mutex:
             self._check_open()
             if self.config.payload_indexes == indexes:
                 return False
-            config = dataclasses.replace(self.config, payload_indexes=indexes)
-            with self._env.begin(write=True) as txn:
-                txn.put(b"config", json.dumps(config.to_json()).encode(), db=self._db["meta"])
-                version = _U64.unpack(txn.get(b"version", db=self._db["meta"]))[0] + 1
-                txn.put(b"version", _U64.pack(version), db=self._db["meta"])
+            self._write_config(dataclasses.replace(self.config, payload_indexes=indexes))
             index = self._build_field_index(changed, indexes[changed]) if changed in indexes else None
             with self._rw.write():
-                self.config = config
                 if index is None:
                     self._field_indexes.pop(changed, None)
                 else:
                     self._field_indexes[changed] = index
                 self._plans.clear()
-                self._version = version
+            self._auto.forget(changed)
             return True
+
+    def _write_config(self, config: CollectionConfig) -> None:
+        """Persist ``config`` (one transaction, the version moves) and make it current (hold the write mutex)."""
+        with self._env.begin(write=True) as txn:
+            txn.put(b"config", json.dumps(config.to_json()).encode(), db=self._db["meta"])
+            version = _U64.unpack(txn.get(b"version", db=self._db["meta"]))[0] + 1
+            txn.put(b"version", _U64.pack(version), db=self._db["meta"])
+        with self._rw.write():
+            self.config = config
+            self._version = version
+
+    def _payload_sample(self, n: int) -> list[dict[str, Any]]:
+        """The first ``n`` stored payloads (by label)."""
+        with self._env.begin() as txn:
+            return [_load_payload(data) for _, data in itertools.islice(txn.cursor(db=self._db["payloads"]), n)]
 
     def get_meta(self, key: str) -> bytes | None:
         """Read caller metadata written by ``apply_batch(..., meta=...)``."""
@@ -897,7 +906,9 @@ class _PlannerView:
         self._collection = collection
 
     def field_index(self, key: str) -> FieldIndex | None:
-        return self._collection._field_indexes.get(key)
+        index = self._collection._field_indexes.get(key)
+        self._collection._auto_index_hit(key, index)
+        return index
 
     def all_labels(self) -> set[int]:
         return self._collection._live
