@@ -105,12 +105,12 @@ def run_rpc(samples: int) -> None:
     import secrets as pysecrets
     import socket
 
-    import grpc
-
     from vectron.services.auth import ApiKeyCache
     from vectron.services.auth.client import AuthClient
     from vectron.services.auth.node import serve_auth
     from vectron.services.auth.service import AuthConfig
+    from vectron.services.channels import open_channel
+    from vectron.services.internal_auth import export_credential
     from vectron.v1 import auth_pb2, auth_pb2_grpc
 
     socks = [socket.socket() for _ in range(3)]
@@ -120,6 +120,7 @@ def run_rpc(samples: int) -> None:
     for sock in socks:
         sock.close()
     secret, password = pysecrets.token_bytes(32), pysecrets.token_hex(16)
+    export_credential(password, "bench")  # internal RPC needs the cluster token
     with tempfile.TemporaryDirectory(prefix="auth-bench-rpc-") as tmp:
         nodes = [
             serve_auth(
@@ -135,7 +136,7 @@ def run_rpc(samples: int) -> None:
             follower = next(n for n in nodes if n is not leader)
             rows = []
             for label, node in (("leader", leader), ("follower", follower)):
-                with grpc.insecure_channel(node.grpc_address) as channel:
+                with open_channel(node.grpc_address) as channel:
                     stub = auth_pb2_grpc.AuthServiceStub(channel)
                     n_slow = max(5, samples // 100)
                     emails = [f"{label}{i}@example.com" for i in range(n_slow)]

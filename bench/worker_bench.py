@@ -49,6 +49,8 @@ import numpy as np
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 import vectron
+from vectron.services.channels import open_channel
+from vectron.services.internal_auth import export_credential
 from vectron.v1 import placement_pb2, placement_pb2_grpc, points_pb2, worker_pb2, worker_pb2_grpc
 
 log = logging.getLogger("worker_bench")
@@ -109,7 +111,7 @@ def _port_range(size: int, taken: set[int]) -> tuple[int, int]:
 
 
 def _serving(address: str) -> bool:
-    with grpc.insecure_channel(address) as ch:
+    with open_channel(address) as ch:
         try:
             reply = health_pb2_grpc.HealthStub(ch).Check(health_pb2.HealthCheckRequest(), timeout=1)
         except grpc.RpcError:
@@ -122,6 +124,7 @@ def cluster(root: pathlib.Path, workers: int = 3) -> Iterator[str]:
     """Start a placement node and ``workers`` workers; yield the placement gRPC address."""
     root.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, "VECTRON_CLUSTER_PASSWORD": secrets.token_hex(16)}
+    export_credential(env["VECTRON_CLUSTER_PASSWORD"], "bench")  # internal RPC needs the cluster token
     ports = _free_ports(2 + workers)
     taken = set(ports)
     pd = f"127.0.0.1:{ports[1]}"
@@ -145,7 +148,7 @@ def cluster(root: pathlib.Path, workers: int = 3) -> Iterator[str]:
             if time.monotonic() > deadline:
                 raise TimeoutError("cluster did not start")
             time.sleep(0.3)
-        with grpc.insecure_channel(pd) as ch:
+        with open_channel(pd) as ch:
             stub = placement_pb2_grpc.PlacementServiceStub(ch)
             while sum(w.live for w in stub.ListWorkers(placement_pb2.ListWorkersRequest(), timeout=5).workers) < workers:
                 time.sleep(0.3)
@@ -163,7 +166,7 @@ def cluster(root: pathlib.Path, workers: int = 3) -> Iterator[str]:
 
 def shard_group(pd: str, name: str, rf: int) -> tuple[placement_pb2.RoutingTable, str]:
     """Create a 1-shard collection; wait for its leader; return (routing table, leader address)."""
-    with grpc.insecure_channel(pd) as ch:
+    with open_channel(pd) as ch:
         stub = placement_pb2_grpc.PlacementServiceStub(ch)
         stub.CreateCollection(placement_pb2.CreateCollectionRequest(
             owner="bench", name=name, dimension=DIM, distance="cosine", shard_count=1, replication_factor=rf), timeout=30)
@@ -188,7 +191,7 @@ def to_request(table: placement_pb2.RoutingTable, ids: list[int], vectors: np.nd
 def bench_group(pd: str, rf: int, batches: list, latency_samples: int, clients: int = 1) -> tuple[float, float, float]:
     table, leader = shard_group(pd, f"rf{rf}-c{clients}", rf)
     requests = [to_request(table, *b) for b in batches]  # serialised before timing
-    with grpc.insecure_channel(leader, options=[("grpc.max_send_message_length", 64 << 20)]) as ch:
+    with open_channel(leader) as ch:
         stub = worker_pb2_grpc.WorkerServiceStub(ch)
         start = time.perf_counter()
         if clients == 1:

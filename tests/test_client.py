@@ -1,20 +1,14 @@
-"""vectron.Client and the `vectron` CLI against an in-process gateway stack (real HTTP)."""
+"""vectron.Client against an in-process gateway stack (real HTTP); the CLI is tested in tests/test_cli.py."""
 
 from __future__ import annotations
 
-import json
-import os
 import pathlib
-import stat
 from collections.abc import Iterator
 
-import numpy as np
 import pytest
-from click.testing import CliRunner
 
 import vectron
 from vectron import errors
-from vectron.cli import main
 from vectron.client import Point
 
 from tests.services.gateway.conftest import Stack, build_stack, stop_stack
@@ -54,6 +48,14 @@ def test_client_flows(stack: Stack) -> None:
         db.upsert("docs", [Point(1, [1.0, 2.0])])
     with pytest.raises(errors.CollectionNotFound):
         db.search("nope", [1, 2, 3])
+    for bad in ("../etc", "a/b", "docs?x=1", "", "x y"):  # refused before sending: a path cannot carry them
+        with pytest.raises(errors.InvalidArgument, match="collection name .* is invalid") as bad_name:
+            db.get_collection(bad)
+        assert bad_name.value.field == "name"
+    with pytest.raises(errors.InvalidArgument, match="is invalid"):
+        db.upsert("../docs", [Point(1, [1.0, 2.0, 3.0])])
+    with pytest.raises(errors.NotFound):
+        admin.revoke_key("../../v1/keys")  # escaped: an unknown key id, not another route
     with pytest.raises(errors.Unauthenticated):
         vectron.Client(stack.url, api_key=session.token).list_collections()
     for w in stack.workers:
@@ -68,53 +70,3 @@ def test_client_flows(stack: Stack) -> None:
     admin.revoke_key(created.api_key.id)
     with pytest.raises(errors.Unauthenticated):
         db.list_collections()
-
-
-def test_cli_flows(stack: Stack, tmp_path: pathlib.Path) -> None:
-    runner = CliRunner()
-    env = {"VECTRON_URL": stack.url, "VECTRON_CONFIG_DIR": str(tmp_path / "cfg")}
-
-    def run(*args: str, input: str | None = None) -> str:
-        result = runner.invoke(main, list(args), env=env, input=input, catch_exceptions=False)
-        assert result.exit_code == 0, result.output
-        return result.output
-
-    run("register", "cli@example.com", "--password", "correct horse battery")
-    run("login", "cli@example.com", "--password", "correct horse battery")
-    cfg = tmp_path / "cfg" / "credentials.json"
-    assert stat.S_IMODE(os.stat(cfg).st_mode) == 0o600
-    key = run("keys", "create", "cli", "--plan", "unlimited", "--save").splitlines()[0]
-    assert key.startswith("vk_") and json.loads(cfg.read_text())[stack.url]["api_key"] == key
-    assert "cli\tunlimited" in run("keys", "list")
-    run("collections", "create", "docs", "--dimension", "4", "--shards", "2")
-    assert run("collections", "list").startswith("docs\t4-d cosine")
-    rng = np.random.default_rng(1)
-    data = tmp_path / "points.jsonl"
-    vecs = rng.normal(size=(50, 4))
-    data.write_text("".join(json.dumps({"id": i, "vector": vecs[i].tolist(), "payload": {"i": i}}) + "\n" for i in range(50)))
-    # a failing run (a shard down) stops with a clear message and keeps its progress ...
-    for w in stack.workers:
-        w.down.add(1)
-    result = runner.invoke(main, ["points", "upsert", "docs", str(data), "--batch-size", "10"], env={**env})
-    assert result.exit_code == 1 and "Traceback" not in result.output and "Error:" in result.output
-    for w in stack.workers:
-        w.down.clear()
-    # ... and the next run resumes
-    out = run("points", "upsert", "docs", str(data), "--batch-size", "10")
-    assert "upserted" in out
-    assert json.loads(run("collections", "info", "docs"))["points_count"] == 50
-    got = [json.loads(line) for line in run("points", "get", "docs", "3", "7").splitlines()]
-    assert got == [{"id": 3, "payload": {"i": 3}}, {"id": 7, "payload": {"i": 7}}]
-    hits = [json.loads(line) for line in run("search", "docs", json.dumps(vecs[9].tolist()), "-k", "2").splitlines()]
-    assert hits[0]["id"] == 9 and hits[0]["payload"] == {"i": 9}
-    # .npy input with a payload file
-    np.save(tmp_path / "v.npy", rng.normal(size=(7, 4)).astype(np.float32))
-    (tmp_path / "p.jsonl").write_text("".join(json.dumps({"n": i}) + "\n" for i in range(7)))
-    run("points", "upsert", "docs", str(tmp_path / "v.npy"), "--payloads", str(tmp_path / "p.jsonl"), "--id-offset", "1000")
-    assert json.loads(run("points", "get", "docs", "1006"))["payload"] == {"n": 6}
-    # errors: one line, no traceback
-    result = runner.invoke(main, ["search", "nope", "[1,2,3,4]"], env=env)
-    assert result.exit_code == 1 and "collection_not_found" in result.output and "Traceback" not in result.output
-    result = runner.invoke(main, ["search", "docs", "[1,2]"], env=env)
-    assert result.exit_code == 1 and "dimension_mismatch" in result.output
-    run("collections", "drop", "docs", "--yes")

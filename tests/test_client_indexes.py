@@ -47,7 +47,7 @@ def test_client_and_cli_payload_indexes(stack: Stack, tmp_path: pathlib.Path) ->
 
     assert run("collections", "index", "create", "docs", "meta.lang", "--type", "keyword") == "created keyword index on docs.meta.lang\n"
     assert "already there" in run("collections", "index", "create", "docs", "meta.lang", "--type", "keyword")
-    indexes = json.loads(run("collections", "info", "docs"))["payload_indexes"]
+    indexes = json.loads(run("collections", "info", "docs", "--output", "json"))["payload_indexes"]
     assert [i["field"] for i in indexes] == ["lang", "meta.lang"]
     assert run("collections", "index", "drop", "docs", "meta.lang") == "dropped the index on docs.meta.lang\n"
     result = runner.invoke(main, ["collections", "index", "create", "docs", "a..b", "--type", "bool"], env=env)

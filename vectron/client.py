@@ -24,8 +24,9 @@ except creating and dropping a collection, which are not retried).
 
 from __future__ import annotations
 
+import ssl
 import time
-import urllib.parse
+from urllib.parse import quote
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -33,6 +34,7 @@ from typing import Any
 import httpx
 
 from vectron import errors
+from vectron.store.store import check_name
 
 __all__ = [
     "Client",
@@ -180,6 +182,11 @@ def error_from_response(response: httpx.Response) -> errors.VectronError:
     return err
 
 
+def _col(name: str, tail: str = "") -> str:
+    """The path of collection ``name`` (checked and escaped: ``../etc`` is refused here, not sent)."""
+    return f"/v1/collections/{quote(check_name(name), safe='')}{tail}"
+
+
 class Client:
     """A Vectron gateway over REST. Give ``api_key`` for data calls; :meth:`login`
     (or ``token``) for account calls."""
@@ -193,12 +200,14 @@ class Client:
         timeout: float = 60.0,
         retries: int = 3,
         transport: httpx.BaseTransport | None = None,
+        ca: str | None = None,
     ) -> None:
         self.url = url.rstrip("/")
         self.api_key = api_key
         self.token = token
         self.retries = retries
-        self._http = httpx.Client(base_url=self.url, timeout=timeout, transport=transport)
+        verify = ssl.create_default_context(cafile=ca) if ca else True  # ca: the private CA of an https:// gateway
+        self._http = httpx.Client(base_url=self.url, timeout=timeout, transport=transport, verify=verify)
 
     def close(self) -> None:
         self._http.close()
@@ -264,7 +273,7 @@ class Client:
         return [_key(k) for k in self._request("GET", "/v1/keys", cred=self._session())["api_keys"]]
 
     def revoke_key(self, key_id: str) -> ApiKey:
-        return _key(self._request("DELETE", f"/v1/keys/{key_id}", cred=self._session())["api_key"])
+        return _key(self._request("DELETE", f"/v1/keys/{quote(key_id, safe='')}", cred=self._session())["api_key"])
 
     # -- collections -------------------------------------------------------------------
     def create_collection(
@@ -275,50 +284,49 @@ class Client:
         """``payload_indexes``: field -> keyword | integer | float | bool, built on every shard from the start;
         ``auto_index`` False: no automatic indexes of the fields filters use."""
         body: dict[str, Any] = {"dimension": dimension, "distance": distance}
-        if not auto_index:
-            body["auto_index"] = False
         if payload_indexes:
             body["payload_indexes"] = [{"field": f, "type": t} for f, t in payload_indexes.items()]
+        if not auto_index:
+            body["auto_index"] = False
         if shards is not None:
             body["shards"] = shards
         if replication_factor is not None:
             body["replication_factor"] = replication_factor
         if hnsw:
             body["hnsw"] = dict(hnsw)
-        return _collection(self._request("PUT", f"/v1/collections/{name}", cred=self._key(), json=body, retry=False)["collection"])
+        return _collection(self._request("PUT", _col(name), cred=self._key(), json=body, retry=False)["collection"])
 
     def list_collections(self) -> list[Collection]:
         return [_collection(c) for c in self._request("GET", "/v1/collections", cred=self._key())["collections"]]
 
     def get_collection(self, name: str) -> Collection:
-        return _collection(self._request("GET", f"/v1/collections/{name}", cred=self._key())["collection"])
+        return _collection(self._request("GET", _col(name), cred=self._key())["collection"])
 
     def drop_collection(self, name: str) -> None:
-        self._request("DELETE", f"/v1/collections/{name}", cred=self._key(), retry=False)
+        self._request("DELETE", _col(name), cred=self._key(), retry=False)
 
     def create_payload_index(self, collection: str, field: str, type: str) -> bool:
         """Index a payload field (dotted path) as keyword, integer, float or bool on every shard.
         True if created, False if it was already there."""
         body = {"field": field, "type": type}
-        return bool(self._request("PUT", f"/v1/collections/{collection}/index", cred=self._key(), json=body)["created"])
+        return bool(self._request("PUT", _col(collection, "/index"), cred=self._key(), json=body)["created"])
 
     def drop_payload_index(self, collection: str, field: str) -> bool:
         """Stop indexing a payload field. True if an index was declared on it."""
-        path = f"/v1/collections/{collection}/index/{urllib.parse.quote(field, safe='')}"
-        return bool(self._request("DELETE", path, cred=self._key())["dropped"])
+        return bool(self._request("DELETE", _col(collection, f"/index/{quote(field, safe='')}"), cred=self._key())["dropped"])
 
     # -- points ------------------------------------------------------------------------
     def upsert(self, collection: str, points: Iterable[Point | Mapping[str, Any]]) -> int:
         """Insert or replace points (one batch: at most 10,000). Returns how many were written."""
         body = {"points": [_as_point(p) for p in points]}
-        return int(self._request("POST", f"/v1/collections/{collection}/points", cred=self._key(), json=body)["upserted"])
+        return int(self._request("POST", _col(collection, "/points"), cred=self._key(), json=body)["upserted"])
 
     def get(self, collection: str, ids: Sequence[PointId], *, with_vector: bool = False, with_payload: bool = True,
             consistency: str | None = None) -> list[Point]:
         body: dict[str, Any] = {"ids": list(ids), "with_vector": with_vector, "with_payload": with_payload}
         if consistency:
             body["consistency"] = consistency
-        return [_point(p) for p in self._request("POST", f"/v1/collections/{collection}/points/get", cred=self._key(), json=body)["points"]]
+        return [_point(p) for p in self._request("POST", _col(collection, "/points/get"), cred=self._key(), json=body)["points"]]
 
     def retrieve(self, collection: str, point_id: PointId) -> Point | None:
         """One point with its vector and payload, or None."""
@@ -327,11 +335,11 @@ class Client:
 
     def delete(self, collection: str, ids: Sequence[PointId] | None = None, *, filter: Mapping[str, Any] | None = None) -> int:
         body: dict[str, Any] = {"ids": list(ids)} if ids is not None else {"filter": filter}
-        return int(self._request("POST", f"/v1/collections/{collection}/points/delete", cred=self._key(), json=body)["deleted"])
+        return int(self._request("POST", _col(collection, "/points/delete"), cred=self._key(), json=body)["deleted"])
 
     def set_payload(self, collection: str, ids: Sequence[PointId], payload: Mapping[str, Any], *, overwrite: bool = False) -> int:
         body = {"ids": list(ids), "payload": dict(payload), "overwrite": overwrite}
-        return int(self._request("POST", f"/v1/collections/{collection}/points/payload", cred=self._key(), json=body)["updated"])
+        return int(self._request("POST", _col(collection, "/points/payload"), cred=self._key(), json=body)["updated"])
 
     def scroll(self, collection: str, *, limit: int = 100, offset: PointId | None = None, filter: Mapping[str, Any] | None = None,
                with_vector: bool = False) -> tuple[list[Point], PointId | None]:
@@ -340,12 +348,12 @@ class Client:
             body["offset"] = offset
         if filter is not None:
             body["filter"] = dict(filter)
-        d = self._request("POST", f"/v1/collections/{collection}/points/scroll", cred=self._key(), json=body)
+        d = self._request("POST", _col(collection, "/points/scroll"), cred=self._key(), json=body)
         return [_point(p) for p in d["points"]], d.get("next_offset")
 
     def count(self, collection: str, filter: Mapping[str, Any] | None = None) -> int:
         body = {"filter": dict(filter)} if filter is not None else {}
-        return int(self._request("POST", f"/v1/collections/{collection}/points/count", cred=self._key(), json=body)["count"])
+        return int(self._request("POST", _col(collection, "/points/count"), cred=self._key(), json=body)["count"])
 
     @staticmethod
     def _search_body(vector: Sequence[float], top_k: int, filter: Mapping[str, Any] | None, **options: Any) -> dict[str, Any]:
@@ -363,13 +371,13 @@ class Client:
         """The ``top_k`` nearest points, best first (over every shard)."""
         body = self._search_body(vector, top_k, filter, ef=ef, score_threshold=score_threshold, with_payload=with_payload,
                                  with_vector=with_vector, consistency=consistency, allow_partial=allow_partial or None)
-        d = self._request("POST", f"/v1/collections/{collection}/points/search", cred=self._key(), json=body)
+        d = self._request("POST", _col(collection, "/points/search"), cred=self._key(), json=body)
         return [_hit(h) for h in d["results"]]
 
     def search_batch(self, collection: str, vectors: Sequence[Sequence[float]], top_k: int = 10, *,
                      filter: Mapping[str, Any] | None = None) -> list[list[ScoredPoint]]:
         body = {"searches": [self._search_body(v, top_k, filter) for v in vectors]}
-        d = self._request("POST", f"/v1/collections/{collection}/points/search/batch", cred=self._key(), json=body)
+        d = self._request("POST", _col(collection, "/points/search/batch"), cred=self._key(), json=body)
         return [[_hit(h) for h in hits] for hits in d["results"]]
 
     def ready(self) -> bool:

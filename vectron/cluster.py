@@ -8,6 +8,9 @@ picked free at start (or from ``base_port``); the state (addresses, pids, the
 cluster password) is kept in ``<data-dir>/cluster.json`` (mode 0600) and the
 shared session secret in ``<data-dir>/jwt.secret`` (0600). Each node writes
 ``<data-dir>/<node>/status.json`` every second; ``cluster_status`` reads them.
+With ``tls=True`` a private CA and a node certificate are generated in
+``<data-dir>/tls/`` (keys 0600) and every listener serves TLS (internal gRPC: mutual
+TLS); clients then use ``https://`` and ``<data-dir>/tls/ca.pem``.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import pathlib
 import secrets
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -89,13 +93,14 @@ def _pick_ports(count: int, base: int | None) -> list[int]:
 
 
 def cluster_up(data_dir: pathlib.Path, *, nodes: int = 3, base_port: int | None = None, timeout: float = 120.0,
-               extra_args: list[str] | None = None) -> dict[str, Any]:
-    """Start the cluster and wait until every gateway is ready; returns the state."""
+               extra_args: list[str] | None = None, tls: bool = False) -> dict[str, Any]:
+    """Start the cluster and wait until every gateway is ready; returns the state
+    (``state["ca"]``: the CA file clients verify with, when TLS is on)."""
     data_dir = pathlib.Path(data_dir)
     old = load_state(data_dir)
     if old and any(_alive(n["pid"]) for n in old["nodes"]):
         raise InvalidArgument(f"a cluster is already running from {data_dir}: `vectron cluster down --data-dir {data_dir}` first")
-    data_dir.mkdir(parents=True, exist_ok=True)
+    data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     per_node = PORTS_PER_NODE + RAFT_PORTS_PER_NODE
     ports = _pick_ports(nodes * per_node, base_port)
     secret_file = data_dir / "jwt.secret"
@@ -115,6 +120,13 @@ def cluster_up(data_dir: pathlib.Path, *, nodes: int = 3, base_port: int | None 
         specs = [{k: v for k, v in n.items() if k not in ("pid", "log", "args")} for n in old["nodes"]]
     replicas = min(len(specs), 3)
     state: dict[str, Any] = {"password": password, "nodes": []}
+    tls_args: list[str] = []
+    if tls or (old or {}).get("ca"):
+        from vectron.services.tls import generate_cluster_tls
+
+        files = generate_cluster_tls(data_dir / "tls")
+        state["ca"] = files.ca
+        tls_args = ["--tls-cert", files.cert, "--tls-key", files.key, "--tls-ca", str(files.ca)]
     env = {**os.environ, "VECTRON_CLUSTER_PASSWORD": password}
     procs: dict[str, subprocess.Popen[bytes]] = {}
     for spec in specs:
@@ -133,6 +145,7 @@ def cluster_up(data_dir: pathlib.Path, *, nodes: int = 3, base_port: int | None 
             "--placement-nodes", ",".join(s["placement_grpc"] for s in specs),
             "--jwt-secret-file", str(secret_file),
             "--default-shards", str(replicas), "--default-replication-factor", str(replicas),
+            *tls_args,
             *(extra_args or []),
         ]
         log_path = node_dir / "vectrond.log"
@@ -140,16 +153,16 @@ def cluster_up(data_dir: pathlib.Path, *, nodes: int = 3, base_port: int | None 
         procs[spec["name"]] = proc
         state["nodes"].append({**spec, "pid": proc.pid, "log": str(log_path), "args": args})
     _write_private(data_dir / STATE_FILE, json.dumps(state, indent=2))
-    _wait_ready(state["nodes"], timeout, procs)
+    _wait_ready(state["nodes"], timeout, procs, state.get("ca"))
     return state
 
 
 def _launch(args: list[str], log_path: pathlib.Path, env: dict[str, str]) -> subprocess.Popen[bytes]:
-    with open(log_path, "ab") as log:
+    with open(os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600), "ab") as log:
         return subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env, start_new_session=True)
 
 
-def _wait_ready(nodes: list[dict[str, Any]], timeout: float, procs: dict[str, subprocess.Popen[bytes]]) -> None:
+def _wait_ready(nodes: list[dict[str, Any]], timeout: float, procs: dict[str, subprocess.Popen[bytes]], ca: str | None = None) -> None:
     deadline = time.monotonic() + timeout
     pending = list(nodes)
     while pending and time.monotonic() < deadline:
@@ -159,7 +172,8 @@ def _wait_ready(nodes: list[dict[str, Any]], timeout: float, procs: dict[str, su
                 tail = pathlib.Path(n["log"]).read_text(errors="replace")[-1500:]
                 raise Unavailable(f"{n['name']} exited with {code} while starting; its log ends with:\n{tail}")
             try:
-                if httpx.get(f"http://{n['rest']}/readyz", timeout=2).status_code == 200:
+                url = f"{'https' if ca else 'http'}://{n['rest']}/readyz"
+                if httpx.get(url, timeout=2, verify=ssl.create_default_context(cafile=ca) if ca else True).status_code == 200:
                     pending.remove(n)
             except httpx.HTTPError:
                 pass
@@ -184,7 +198,7 @@ def restart_node(data_dir: pathlib.Path, name: str, *, timeout: float = 120.0) -
     proc = _launch(node["args"], pathlib.Path(node["log"]), {**os.environ, "VECTRON_CLUSTER_PASSWORD": state["password"]})
     node["pid"] = proc.pid
     _write_private(data_dir / STATE_FILE, json.dumps(state, indent=2))
-    _wait_ready([node], timeout, {name: proc})
+    _wait_ready([node], timeout, {name: proc}, state.get("ca"))
     return node
 
 

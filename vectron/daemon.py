@@ -1,13 +1,13 @@
 """`vectrond`: the Vectron server daemon.
 
-    vectrond --role auth --data-dir ./auth1 --raft-addr 127.0.0.1:7401 \\
-             --peers 127.0.0.1:7402,127.0.0.1:7403 --grpc-listen 127.0.0.1:7501 \\
+    vectrond --role auth --data-dir ./auth1 --auth-raft 127.0.0.1:7401 \\
+             --auth-peers 127.0.0.1:7402,127.0.0.1:7403 --auth-grpc 127.0.0.1:7501 \\
              --jwt-secret-file ./jwt.secret          # VECTRON_CLUSTER_PASSWORD in the env
 
-    vectrond --role placement --data-dir ./pd1 --raft-addr 127.0.0.1:7301 \\
-             --peers 127.0.0.1:7302,127.0.0.1:7303 --grpc-listen 127.0.0.1:7311
-    vectrond --role worker --data-dir ./w1 --placement 127.0.0.1:7311,127.0.0.1:7312,127.0.0.1:7313 \\
-             --grpc-listen 127.0.0.1:7701 --raft-host 127.0.0.1 --raft-ports 7600-7699
+    vectrond --role placement --data-dir ./pd1 --placement-raft 127.0.0.1:7301 \\
+             --placement-peers 127.0.0.1:7302,127.0.0.1:7303 --placement-grpc 127.0.0.1:7311
+    vectrond --role worker --data-dir ./w1 --placement-nodes 127.0.0.1:7311,127.0.0.1:7312,127.0.0.1:7313 \\
+             --worker-grpc 127.0.0.1:7701 --raft-host 127.0.0.1 --raft-ports 7600-7699
 
     vectrond --role all                 # one node, every role: REST 127.0.0.1:8080, gRPC 127.0.0.1:9090
     vectrond --role all --config node1.toml   # or flags, or VECTRON_* environment variables
@@ -16,6 +16,13 @@ One role (auth, placement, worker) runs as above; several roles (any comma list,
 ``all``, or ``gateway``) run through :mod:`vectron.services.runner`. Settings come
 from flags, then ``VECTRON_<FLAG>`` environment variables (``VECTRON_REST_LISTEN``),
 then the TOML file given with ``--config`` (keys are flag names), then defaults.
+
+One vocabulary for addresses, whatever the roles: ``--<group>-raft``,
+``--<group>-grpc``, ``--<group>-peers`` for the auth and placement groups,
+``--worker-grpc``, ``--rest-listen`` and ``--public-grpc-listen`` for the
+gateway, ``--auth-nodes``/``--placement-nodes`` for where the groups are. The
+older single-role names ``--raft-addr``, ``--peers``, ``--grpc-listen`` (and
+``--placement``) still work, hidden, for the one role they meant.
 """
 
 from __future__ import annotations
@@ -89,10 +96,9 @@ def _load_config(ctx: click.Context, param: click.Parameter, value: str | None) 
 @click.option("--role", default="all", show_default=True, help="gateway,auth,placement,worker (any comma list) or all")
 @click.option("--data-dir", type=click.Path(file_okay=False), default="./vectron-data", show_default=True,
               help="where this node keeps its state (one subfolder per role)")
-@click.option("--raft-addr", default="127.0.0.1:7400", show_default=True,
-              help="this node's auth Raft address host:port (what peers dial)")
-@click.option("--peers", default="", help="comma list of the other auth nodes' Raft addresses (empty: single node)")
-@click.option("--grpc-listen", default="127.0.0.1:7500", show_default=True, help="gRPC listen address host:port")
+@click.option("--raft-addr", default=None, hidden=True, help="old name of --auth-raft / --placement-raft (one role)")
+@click.option("--peers", default=None, hidden=True, help="old name of --auth-peers / --placement-peers (one role)")
+@click.option("--grpc-listen", default=None, hidden=True, help="old name of --auth-grpc / --placement-grpc / --worker-grpc (one role)")
 @click.option("--jwt-secret-file", type=click.Path(dir_okay=False), default=None,
               help="file holding the session signing secret (else $VECTRON_AUTH_JWT_SECRET; a single node "
                    "without either generates one in its data dir)")
@@ -101,23 +107,23 @@ def _load_config(ctx: click.Context, param: click.Parameter, value: str | None) 
 @click.option("--bcrypt-rounds", type=click.IntRange(4, 16), default=12, show_default=True)
 @click.option("--session-ttl", type=click.IntRange(60, 30 * 86400), default=3600, show_default=True,
               help="session token lifetime, seconds")
-@click.option("--placement", "--placement-nodes", "placement_addrs", default="", envvar="VECTRON_PLACEMENT_NODES",
-              help="worker: comma list of the placement nodes' gRPC addresses")
+@click.option("--placement-nodes", "--placement", "placement_addrs", default="", envvar="VECTRON_PLACEMENT_NODES",
+              help="gateway, worker: comma list of the placement nodes' gRPC addresses (default: this node's)")
 @click.option("--worker-id", default=None, help="worker: its id (default: generated once, kept in the data dir)")
 @click.option("--raft-host", default="127.0.0.1", show_default=True, help="worker: host its shard replicas' Raft ports bind on")
 @click.option("--raft-ports", default="7600-7699", show_default=True, help="worker: Raft port range for its shard replicas")
-@click.option("--advertise-addr", default=None, help="worker: gRPC address given to others (default: --grpc-listen)")
+@click.option("--advertise-addr", default=None, help="worker: gRPC address given to others (default: --worker-grpc)")
 @click.option("--capacity", type=click.IntRange(0), default=0, show_default=True, help="worker: max shard replicas (0: no limit)")
-@click.option("--node-id", default="node1", show_default=True, help="several roles: this node's name")
+@click.option("--node-id", default="node1", show_default=True, help="this node's name")
 @click.option("--rest-listen", default="127.0.0.1:8080", show_default=True, help="gateway: REST listen address")
 @click.option("--public-grpc-listen", default="127.0.0.1:9090", show_default=True, help="gateway: public gRPC listen address")
-@click.option("--auth-raft", default="127.0.0.1:7100", show_default=True, help="several roles: auth Raft address")
-@click.option("--auth-grpc", default="127.0.0.1:7101", show_default=True, help="several roles: auth gRPC address")
-@click.option("--auth-peers", default="", help="several roles: the other auth replicas' Raft addresses")
-@click.option("--placement-raft", default="127.0.0.1:7200", show_default=True, help="several roles: placement Raft address")
-@click.option("--placement-grpc", default="127.0.0.1:7201", show_default=True, help="several roles: placement gRPC address")
-@click.option("--placement-peers", default="", help="several roles: the other placement replicas' Raft addresses")
-@click.option("--worker-grpc", default="127.0.0.1:7301", show_default=True, help="several roles: worker gRPC address")
+@click.option("--auth-raft", default="127.0.0.1:7100", show_default=True, help="auth: this replica's Raft address (what peers dial)")
+@click.option("--auth-grpc", default="127.0.0.1:7101", show_default=True, help="auth: internal gRPC listen address")
+@click.option("--auth-peers", default="", help="auth: the other auth replicas' Raft addresses (empty: a single replica)")
+@click.option("--placement-raft", default="127.0.0.1:7200", show_default=True, help="placement: this replica's Raft address")
+@click.option("--placement-grpc", default="127.0.0.1:7201", show_default=True, help="placement: internal gRPC listen address")
+@click.option("--placement-peers", default="", help="placement: the other placement replicas' Raft addresses")
+@click.option("--worker-grpc", default="127.0.0.1:7301", show_default=True, help="worker: internal gRPC listen address")
 @click.option("--auth-nodes", default="", help="gateway: auth gRPC addresses (default: this node's)")
 @click.option("--default-shards", type=click.IntRange(1, 1024), default=1, show_default=True,
               help="gateway: shards of a new collection when the request does not say")
@@ -126,14 +132,19 @@ def _load_config(ctx: click.Context, param: click.Parameter, value: str | None) 
 @click.option("--raft-compaction-entries", type=click.IntRange(1), default=None,
               help="every Raft group (auth, placement, each shard replica): take a snapshot and compact the log "
                    "once it holds more than this many entries (default: 5000; small values force snapshot installs)")
+@click.option("--tls-cert", type=click.Path(dir_okay=False, exists=True), default=None,
+              help="PEM certificate: REST, public gRPC and internal gRPC serve TLS with it (needs --tls-key)")
+@click.option("--tls-key", type=click.Path(dir_okay=False, exists=True), default=None, help="PEM private key of --tls-cert")
+@click.option("--tls-ca", type=click.Path(dir_okay=False, exists=True), default=None,
+              help="PEM CA of the cluster: internal gRPC becomes mutual TLS (peers must show a certificate it signed)")
 @click.option("--log-level", default="INFO", show_default=True,
               type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False))
 def main(
     role: str,
     data_dir: str,
-    raft_addr: str,
-    peers: str,
-    grpc_listen: str,
+    raft_addr: str | None,
+    peers: str | None,
+    grpc_listen: str | None,
     jwt_secret_file: str | None,
     cluster_password: str | None,
     bcrypt_rounds: int,
@@ -158,11 +169,25 @@ def main(
     default_shards: int,
     default_replication_factor: int,
     raft_compaction_entries: int | None,
+    tls_cert: str | None,
+    tls_key: str | None,
+    tls_ca: str | None,
     log_level: str,
 ) -> None:
     """Run a Vectron node."""
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     roles = parse_roles(role)
+    _secure_process(data_dir, tls_cert, tls_key, tls_ca)
+    old_names = [f for f, v in (("--raft-addr", raft_addr), ("--peers", peers), ("--grpc-listen", grpc_listen)) if v is not None]
+    if old_names and (len(roles) > 1 or roles == ["gateway"]):
+        raise click.UsageError(f"{', '.join(old_names)}: give the role's own flags (--auth-raft, --placement-grpc, ...)")
+    if roles == ["auth"]:
+        auth_raft, auth_peers, auth_grpc = raft_addr or auth_raft, peers or auth_peers, grpc_listen or auth_grpc
+    elif roles == ["placement"]:
+        placement_raft, placement_peers = raft_addr or placement_raft, peers or placement_peers
+        placement_grpc = grpc_listen or placement_grpc
+    elif roles == ["worker"]:
+        worker_grpc = grpc_listen or worker_grpc
     if len(roles) > 1 or roles == ["gateway"]:
         from vectron.services.runner import NodeConfig, parse_list
 
@@ -184,23 +209,26 @@ def main(
         ))
         return
     (only_role,) = roles
-    peer_list = [p.strip() for p in peers.split(",") if p.strip()]
-    from vectron.services.runner import raft_options
+    from vectron.services.runner import parse_list, raft_options
 
     raft_opts = raft_options(raft_compaction_entries)
     if only_role == "placement":
-        _wait_for_signal(_start_placement(data_dir, raft_addr, peer_list, grpc_listen, cluster_password, raft_opts))
+        _wait_for_signal(_start_placement(
+            data_dir, placement_raft, list(parse_list(placement_peers)), placement_grpc, cluster_password, node_id, raft_opts
+        ))
         return
     if only_role == "worker":
         _wait_for_signal(
             _start_worker(
-                data_dir, placement_addrs, worker_id, raft_host, raft_ports, grpc_listen, advertise_addr, capacity, cluster_password,
+                data_dir, placement_addrs, worker_id, raft_host, raft_ports, worker_grpc, advertise_addr, capacity, cluster_password,
                 raft_opts,
             )
         )
         return
+    peer_list = list(parse_list(auth_peers))
     from vectron.errors import VectronError
     from vectron.services.auth.node import serve_auth
+    from vectron.services.internal_auth import export_credential
     from vectron.services.auth.service import AuthConfig
     from vectron.services.auth.sessions import load_secret
 
@@ -216,11 +244,12 @@ def main(
 
         os.makedirs(auth_dir, exist_ok=True)
         cluster_password = local_cluster_password(auth_dir)
+    export_credential(cluster_password, node_id)
     node = serve_auth(
         data_dir=auth_dir,
-        raft_address=raft_addr,
+        raft_address=auth_raft,
         peers=peer_list,
-        grpc_listen=grpc_listen,
+        grpc_listen=auth_grpc,
         jwt_secret=secret,
         cluster_password=cluster_password,
         config=AuthConfig(bcrypt_rounds=bcrypt_rounds, session_ttl_seconds=session_ttl),
@@ -235,10 +264,28 @@ def main(
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
-    log.info("auth node %s serving gRPC on %s (peers: %s)", raft_addr, node.grpc.address, ", ".join(peer_list) or "none")
+    log.info("auth node %s serving gRPC on %s (peers: %s)", auth_raft, node.grpc.address, ", ".join(peer_list) or "none")
     while not stop.wait(1.0):
         pass
     node.stop()
+
+
+def _secure_process(data_dir: str, tls_cert: str | None, tls_key: str | None, tls_ca: str | None) -> None:
+    """Umask 077 and a private data folder; the TLS files every server and channel of
+    this process use."""
+    from vectron.services.privacy import make_private
+    from vectron.services.tls import TlsFiles, export_tls
+
+    if bool(tls_cert) != bool(tls_key):
+        raise click.UsageError("--tls-cert and --tls-key go together")
+    if tls_ca and not tls_cert:
+        raise click.UsageError("--tls-ca needs --tls-cert and --tls-key (this node's own certificate)")
+    try:
+        make_private(data_dir)
+    except OSError as exc:
+        raise click.UsageError(f"cannot prepare the data folder {data_dir}: {exc}") from None
+    if tls_cert and tls_key:
+        export_tls(TlsFiles(os.path.abspath(tls_cert), os.path.abspath(tls_key), os.path.abspath(tls_ca) if tls_ca else None))
 
 
 def _run_roles(config: Any) -> None:
@@ -295,13 +342,16 @@ def _wait_for_signal(node: object) -> None:
 
 
 def _start_placement(
-    data_dir: str, raft_addr: str, peers: list[str], grpc_listen: str, cluster_password: str | None,
+    data_dir: str, raft_addr: str, peers: list[str], grpc_listen: str, cluster_password: str | None, node_id: str,
     raft_opts: dict[str, Any] | None = None,
 ) -> object:
     from vectron.services.placement.node import serve_placement
 
     if not cluster_password:
         raise click.UsageError(f"the placement group needs a cluster password: set {CLUSTER_PASSWORD_ENV}")
+    from vectron.services.internal_auth import export_credential
+
+    export_credential(cluster_password, node_id)
     node = serve_placement(
         data_dir=os.path.join(data_dir, "placement"), raft_address=raft_addr, peers=peers,
         grpc_listen=grpc_listen, cluster_password=cluster_password, raft_options=raft_opts,
@@ -327,7 +377,7 @@ def _start_worker(
 
     placement = [p.strip() for p in placement_addrs.split(",") if p.strip()]
     if not placement:
-        raise click.UsageError("a worker needs --placement: the placement nodes' gRPC addresses")
+        raise click.UsageError("a worker needs --placement-nodes: the placement nodes' gRPC addresses")
     try:
         ports = parse_port_range(raft_ports)
     except VectronError as exc:
@@ -336,6 +386,11 @@ def _start_worker(
         raise click.UsageError(
             f"a worker needs the cluster password its shard groups share: set {CLUSTER_PASSWORD_ENV}"
         )
+    from vectron.services.internal_auth import export_credential
+    from vectron.services.worker.node import worker_id_for
+
+    worker_id = worker_id_for(os.path.join(data_dir, "worker"), worker_id)
+    export_credential(cluster_password, worker_id)  # placement lets only this identity re-register the worker
     node = serve_worker(
         data_dir=os.path.join(data_dir, "worker"), placement=placement, raft_host=raft_host, raft_ports=ports,
         grpc_listen=grpc_listen, advertise_address=advertise_addr, worker_id=worker_id, capacity=capacity,

@@ -15,11 +15,19 @@ the caller never moved on to another replica in time:
   once with UNAVAILABLE ("failed to connect": nothing was sent);
 * reconnection is tried at least every ``MAX_RECONNECT_BACKOFF_MS`` (the default
   backoff grows to 120 s), so a peer that comes back is used again promptly.
+
+Every channel :func:`open_channel` opens carries this node's cluster token
+(:mod:`vectron.services.internal_auth`) and, when the process is configured with
+TLS files (:mod:`vectron.services.tls`), is a TLS channel (mutual TLS with a client
+certificate).
 """
 
 from __future__ import annotations
 
 import grpc
+
+from vectron.services.internal_auth import ClusterCredential, TokenClientInterceptor
+from vectron.services.tls import TlsFiles
 
 __all__ = ["CHANNEL_OPTIONS", "SERVER_OPTIONS", "open_channel"]
 
@@ -52,6 +60,18 @@ SERVER_OPTIONS: tuple[tuple[str, int], ...] = (
 )
 
 
-def open_channel(address: str) -> grpc.Channel:
-    """An insecure channel to a Vectron service at ``host:port`` with the options above."""
-    return grpc.insecure_channel(address, options=list(CHANNEL_OPTIONS))
+def open_channel(
+    address: str, *, credential: ClusterCredential | None = None, tls: TlsFiles | None = None
+) -> grpc.Channel:
+    """A channel to a Vectron service at ``host:port`` with the options above, sending
+    ``credential``'s cluster token on every call and using TLS when ``tls`` is given
+    (both default to what this process is configured with, see ``from_env``)."""
+    credential = credential or ClusterCredential.from_env()
+    tls = tls or TlsFiles.from_env()
+    if tls is not None:
+        channel = grpc.secure_channel(address, tls.channel_credentials(), options=list(CHANNEL_OPTIONS))
+    else:
+        channel = grpc.insecure_channel(address, options=list(CHANNEL_OPTIONS))
+    if credential is None:
+        return channel
+    return grpc.intercept_channel(channel, TokenClientInterceptor(credential))

@@ -86,6 +86,14 @@ class NodeConfig:
             out += [("worker gRPC", self.worker_grpc)]
         return out
 
+    def self_contained(self) -> bool:
+        """A single node whose gateway and worker talk only to its own groups: the one
+        case where the cluster password may be generated in the data folder."""
+        return not (self.auth_peers or self.placement_peers or self.auth_nodes or self.placement_nodes)
+
+    def worker_id(self) -> str:
+        return f"{self.node_id}-worker"
+
     def auth_addresses(self) -> list[str]:
         return list(self.auth_nodes) or ([self.auth_grpc] if "auth" in self.roles else [])
 
@@ -123,8 +131,11 @@ def preflight(config: NodeConfig) -> None:
         raise PreflightError("a gateway without the auth role needs the auth nodes' gRPC addresses (--auth-nodes)")
     if {"gateway", "worker"} & set(config.roles) and not config.placement_addresses():
         raise PreflightError("a gateway or worker without the placement role needs --placement-nodes")
-    if (config.auth_peers or config.placement_peers) and not config.cluster_password:
-        raise PreflightError("a multi-node group needs a cluster password: set VECTRON_CLUSTER_PASSWORD")
+    if not config.cluster_password and not config.self_contained():
+        raise PreflightError(
+            "a node of a multi-node cluster needs the cluster password (it authenticates Raft and every internal "
+            "call): set VECTRON_CLUSTER_PASSWORD"
+        )
     if config.auth_peers and "auth" in config.roles and not (config.jwt_secret_file or os.environ.get("VECTRON_AUTH_JWT_SECRET")):
         raise PreflightError("a multi-node auth group needs the same JWT secret on every node: --jwt-secret-file")
     if config.jwt_secret_file and not os.access(config.jwt_secret_file, os.R_OK):
@@ -242,10 +253,14 @@ def local_cluster_password(data_dir: str) -> str:
 def start_node(config: NodeConfig) -> RunningNode:
     """Start the configured roles (run :func:`preflight` first). On a failure, what was
     started is stopped again and the error raised."""
-    if not config.cluster_password and not (config.auth_peers or config.placement_peers):
+    if not config.cluster_password and config.self_contained():
         from dataclasses import replace
 
         config = replace(config, cluster_password=local_cluster_password(config.data_dir))
+    if config.cluster_password:  # every internal channel this process opens carries its token
+        from vectron.services.internal_auth import export_credential
+
+        export_credential(config.cluster_password, config.worker_id() if "worker" in config.roles else config.node_id)
     node = RunningNode(config)
     d = config.data_dir
     try:
@@ -279,7 +294,7 @@ def start_node(config: NodeConfig) -> RunningNode:
 
             node.parts["worker"] = serve_worker(
                 data_dir=os.path.join(d, "worker"), placement=config.placement_addresses(), raft_host=config.raft_host,
-                raft_ports=config.raft_ports, grpc_listen=config.worker_grpc, worker_id=f"{config.node_id}-worker",
+                raft_ports=config.raft_ports, grpc_listen=config.worker_grpc, worker_id=config.worker_id(),
                 cluster_password=config.cluster_password, raft_options=config.raft_options(),
             )
         if "gateway" in config.roles:

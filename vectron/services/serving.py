@@ -1,5 +1,11 @@
 """Starting a gRPC server the way every Vectron service does: health checking and
-reflection on, a bounded thread pool, a listen address that may pick a free port."""
+reflection on, a bounded thread pool, a listen address that may pick a free port.
+
+An internal server (auth, placement, worker) is given the cluster ``credential``:
+every call but gRPC health must then carry a valid cluster token
+(:class:`~vectron.services.internal_auth.InternalAuthInterceptor`, first in the
+chain). With TLS files (given, or configured for the process) the port serves TLS;
+an internal server asks for a client certificate signed by the CA (mutual TLS)."""
 
 from __future__ import annotations
 
@@ -14,6 +20,8 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from vectron.services.channels import SERVER_OPTIONS
+from vectron.services.internal_auth import ClusterCredential, InternalAuthInterceptor
+from vectron.services.tls import TlsFiles
 
 __all__ = ["GrpcServer", "start_grpc_server", "ReadinessWatcher"]
 
@@ -46,13 +54,20 @@ def start_grpc_server(
     max_workers: int = 16,
     interceptors: Sequence[grpc.ServerInterceptor] = (),
     options: Sequence[tuple[str, int | str]] = (),
+    credential: ClusterCredential | None = None,
+    tls: TlsFiles | None = None,
 ) -> GrpcServer:
     """Start a server on ``listen`` (``host:port``, port 0 picks a free one) with the
     services ``register`` adds, plus health checking (NOT_SERVING until
-    :meth:`GrpcServer.set_serving`) and reflection."""
+    :meth:`GrpcServer.set_serving`) and reflection. With ``credential`` (internal
+    servers) unauthenticated calls are refused; ``tls`` defaults to the process's."""
+    tls = tls or TlsFiles.from_env()
+    if tls is not None:
+        tls.check()
+    auth = [InternalAuthInterceptor(credential)] if credential is not None else []
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="grpc"),
-        interceptors=list(interceptors),
+        interceptors=[*auth, *interceptors],
         options=[("grpc.so_reuseport", 0), *SERVER_OPTIONS, *options],
     )
     register(server)
@@ -61,7 +76,10 @@ def start_grpc_server(
     reflection.enable_server_reflection(
         (*service_names, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, reflection.SERVICE_NAME), server
     )
-    port = server.add_insecure_port(listen)
+    if tls is not None:
+        port = server.add_secure_port(listen, tls.server_credentials(client_auth=credential is not None))
+    else:
+        port = server.add_insecure_port(listen)
     if port == 0:
         raise OSError(f"cannot listen on {listen}")
     server.start()

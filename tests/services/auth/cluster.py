@@ -17,6 +17,8 @@ import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from vectron.services.auth.grpc_server import SERVICE_NAME
+from vectron.services.channels import open_channel
+from vectron.services.internal_auth import ClusterCredential
 from vectron.v1 import auth_pb2_grpc
 
 
@@ -95,7 +97,7 @@ class AuthCluster:
         node.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
         log.close()
         if node.channel is None:
-            node.channel = grpc.insecure_channel(node.grpc_addr)
+            node.channel = open_channel(node.grpc_addr, credential=ClusterCredential(self.password, "test"))
 
     def start_all(self) -> None:
         for node in self.nodes:

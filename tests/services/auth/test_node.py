@@ -13,6 +13,8 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from vectron.errors import InvalidArgument
 from vectron.services.auth.grpc_server import SERVICE_NAME
+from vectron.services.channels import open_channel
+from vectron.services.internal_auth import ClusterCredential
 from vectron.services.auth.node import AuthNode, serve_auth
 from vectron.services.auth.service import AuthConfig
 from vectron.v1 import auth_pb2, auth_pb2_grpc
@@ -37,7 +39,7 @@ def start(data_dir: pathlib.Path, raft_port: int) -> AuthNode:
 
 def wait_serving(node: AuthNode, timeout: float = 30.0) -> None:
     deadline = time.monotonic() + timeout
-    with grpc.insecure_channel(node.grpc_address) as channel:
+    with open_channel(node.grpc_address, credential=ClusterCredential("test-cluster-password", "test")) as channel:
         health = health_pb2_grpc.HealthStub(channel)
         while health.Check(health_pb2.HealthCheckRequest(service=SERVICE_NAME)).status != health_pb2.HealthCheckResponse.SERVING:
             if time.monotonic() > deadline:
@@ -50,7 +52,7 @@ def test_single_node_keeps_its_state_across_restarts_and_snapshots(tmp_path: pat
     node = start(tmp_path, raft_port)
     try:
         wait_serving(node)
-        with grpc.insecure_channel(node.grpc_address) as channel:
+        with open_channel(node.grpc_address, credential=ClusterCredential("test-cluster-password", "test")) as channel:
             stub = auth_pb2_grpc.AuthServiceStub(channel)
             user = stub.RegisterUser(auth_pb2.RegisterUserRequest(email="alice@example.com", password=PASSWORD)).user
             token = stub.Login(auth_pb2.LoginRequest(email="alice@example.com", password=PASSWORD)).token
@@ -74,7 +76,7 @@ def test_single_node_keeps_its_state_across_restarts_and_snapshots(tmp_path: pat
         node = start(tmp_path, raft_port)
         try:
             wait_serving(node)
-            with grpc.insecure_channel(node.grpc_address) as channel:
+            with open_channel(node.grpc_address, credential=ClusterCredential("test-cluster-password", "test")) as channel:
                 stub = auth_pb2_grpc.AuthServiceStub(channel)
                 assert stub.Login(auth_pb2.LoginRequest(email="alice@example.com", password=PASSWORD)).user == user
                 assert stub.ValidateAPIKey(auth_pb2.ValidateAPIKeyRequest(key=key.key)).valid

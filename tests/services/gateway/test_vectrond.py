@@ -33,13 +33,15 @@ def test_port_in_use_is_refused_before_start(tmp_path: pathlib.Path) -> None:
         busy = f"127.0.0.1:{s.getsockname()[1]}"
         with pytest.raises(PreflightError, match="in use"):
             preflight(NodeConfig(roles=("gateway",), data_dir=str(tmp_path / "d"), rest_listen=busy, grpc_listen="127.0.0.1:0",
-                                 auth_nodes=("127.0.0.1:1",), placement_nodes=("127.0.0.1:1",)))
+                                 auth_nodes=("127.0.0.1:1",), placement_nodes=("127.0.0.1:1",), cluster_password="pw"))
         result = CliRunner().invoke(main, ["--role", "gateway", "--data-dir", str(tmp_path / "d"), "--rest-listen", busy,
-                                           "--auth-nodes", "127.0.0.1:1", "--placement", "127.0.0.1:1"])
+                                           "--auth-nodes", "127.0.0.1:1", "--placement", "127.0.0.1:1"],
+                                    env={"VECTRON_CLUSTER_PASSWORD": "pw"})
         assert result.exit_code == 1 and "in use" in result.output
         # the same through the environment
         result = CliRunner().invoke(main, ["--role", "gateway", "--data-dir", str(tmp_path / "d")],
-                                    env={"VECTRON_REST_LISTEN": busy, "VECTRON_AUTH_NODES": "127.0.0.1:1", "VECTRON_PLACEMENT_NODES": "127.0.0.1:1"})
+                                    env={"VECTRON_REST_LISTEN": busy, "VECTRON_AUTH_NODES": "127.0.0.1:1", "VECTRON_PLACEMENT_NODES": "127.0.0.1:1",
+                                         "VECTRON_CLUSTER_PASSWORD": "pw"})
         assert result.exit_code == 1 and busy in result.output
 
 
@@ -57,14 +59,16 @@ def test_bad_config_and_data_dir(tmp_path: pathlib.Path) -> None:
     a_file.write_text("x")
     with pytest.raises(PreflightError, match="data folder"):
         preflight(NodeConfig(roles=("gateway",), data_dir=str(a_file / "sub"), rest_listen="127.0.0.1:0", grpc_listen="127.0.0.1:0",
-                             auth_nodes=("127.0.0.1:1",), placement_nodes=("127.0.0.1:1",)))
+                             auth_nodes=("127.0.0.1:1",), placement_nodes=("127.0.0.1:1",), cluster_password="pw"))
     with pytest.raises(PreflightError, match="auth nodes"):
         preflight(NodeConfig(roles=("gateway",), data_dir=str(tmp_path / "g")))
     with pytest.raises(PreflightError, match="both want"):
         preflight(NodeConfig(roles=("gateway",), data_dir=str(tmp_path / "g"), rest_listen="127.0.0.1:5", grpc_listen="127.0.0.1:5",
-                             auth_nodes=("a:1",), placement_nodes=("a:1",)))
+                             auth_nodes=("a:1",), placement_nodes=("a:1",), cluster_password="pw"))
     with pytest.raises(PreflightError, match="cluster password"):
         preflight(NodeConfig(roles=("auth",), data_dir=str(tmp_path / "g"), auth_peers=("127.0.0.1:9",)))
+    with pytest.raises(PreflightError, match="cluster password"):  # a gateway of another node's cluster cannot make one up
+        preflight(NodeConfig(roles=("gateway",), data_dir=str(tmp_path / "g"), auth_nodes=("a:1",), placement_nodes=("a:1",)))
 
 
 def test_config_file_supplies_settings(tmp_path: pathlib.Path) -> None:
@@ -75,7 +79,7 @@ def test_config_file_supplies_settings(tmp_path: pathlib.Path) -> None:
         cfg = tmp_path / "node.toml"
         cfg.write_text(f'role = "gateway"\nrest-listen = "{busy}"\nauth-nodes = ["127.0.0.1:1"]\nplacement-nodes = ["127.0.0.1:1"]\n'
                        f'data-dir = "{tmp_path / "d"}"\n')
-        result = CliRunner().invoke(main, ["--config", str(cfg)])
+        result = CliRunner().invoke(main, ["--config", str(cfg)], env={"VECTRON_CLUSTER_PASSWORD": "pw"})
         assert result.exit_code == 1 and busy in result.output
 
 

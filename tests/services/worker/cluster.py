@@ -19,6 +19,8 @@ from typing import Any, TypeVar
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from vectron.services.channels import open_channel
+from vectron.services.internal_auth import ClusterCredential
 from vectron.v1 import placement_pb2, placement_pb2_grpc, worker_pb2_grpc
 
 T = TypeVar("T")
@@ -122,7 +124,7 @@ class ShardCluster:
         with open(p.log_path, "ab") as log:
             p.proc = subprocess.Popen(p.cmd + ["--log-level", "INFO"], stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
         if p.channel is None:
-            p.channel = grpc.insecure_channel(p.grpc_addr)
+            p.channel = open_channel(p.grpc_addr, credential=ClusterCredential(self.password, "test"))
 
     def start_all(self) -> None:
         for name in self.procs:

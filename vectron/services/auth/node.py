@@ -19,6 +19,7 @@ from vectron.services.auth.grpc_server import SERVICE_NAME, AuthServicer
 from vectron.services.auth.service import AuthConfig, AuthService
 from vectron.services.auth.sessions import TokenIssuer
 from vectron.services.groups import start_service_group
+from vectron.services.internal_auth import ClusterCredential
 from vectron.services.serving import GrpcServer, ReadinessWatcher, start_grpc_server
 from vectron.v1 import auth_pb2_grpc
 
@@ -105,6 +106,7 @@ def serve_auth(
             lambda s: auth_pb2_grpc.add_AuthServiceServicer_to_server(AuthServicer(service), s),
             [SERVICE_NAME],
             max_workers=max_workers,
+            credential=ClusterCredential(cluster_password or ""),  # start_service_group refused a missing one
         )
     except BaseException:
         group.stop()

@@ -22,6 +22,7 @@ from vectron.services.gateway.backends import PlacementClient
 from vectron.services.gateway.metrics import GatewayMetrics
 from vectron.services.gateway.rest import DEFAULT_MAX_BODY_BYTES, create_app
 from vectron.services.gateway.workers import WorkerPool
+from vectron.services.tls import uvicorn_tls
 
 __all__ = ["GatewayNode", "serve_gateway", "bind_tcp", "split_address"]
 
@@ -57,7 +58,7 @@ class _RestServer:
     def __init__(self, app: Any, sock: socket.socket, log_level: str = "warning") -> None:
         self.sock = sock
         self.port = sock.getsockname()[1]
-        config = uvicorn.Config(app, log_level=log_level, access_log=False, lifespan="off", timeout_graceful_shutdown=2)
+        config = uvicorn.Config(app, log_level=log_level, access_log=False, lifespan="off", timeout_graceful_shutdown=2, **uvicorn_tls())
         self.server = uvicorn.Server(config)
         self.server.install_signal_handlers = lambda: None  # type: ignore[method-assign]  # the daemon owns signals
         self.thread = threading.Thread(target=self._run, name="rest", daemon=True)
@@ -88,7 +89,7 @@ class GatewayNode:
 
     @property
     def url(self) -> str:
-        return f"http://{self.rest_address}"
+        return f"{'https' if uvicorn_tls() else 'http'}://{self.rest_address}"
 
     def stop(self) -> None:
         if self._stopped:

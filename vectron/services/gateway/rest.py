@@ -50,6 +50,20 @@ def _api_key(creds: HTTPAuthorizationCredentials | None = Depends(_key_scheme)) 
     return creds.credentials if creds else None
 
 
+_POINT_ID_BRANCHES = {"constrained-int", "constrained-str"}  # how pydantic names the two arms of PointIdT
+
+
+def _field_and_hint(error: Any) -> tuple[str | None, str]:
+    """The field a validation error is about and what to do; a point id (either arm of the
+    int | str union failing) gets the rule for ids instead of pydantic's per-arm message."""
+    loc = tuple(error.get("loc", ()))
+    if _POINT_ID_BRANCHES & set(loc):
+        field = _field_of([p for p in loc if p not in _POINT_ID_BRANCHES])
+        return field, (f"a point id is an integer from 0 to 2^64-1 or a string of 1 to 256 characters, "
+                       f"got {error.get('input')!r}")
+    return _field_of(loc), str(error.get("msg"))
+
+
 def _error(status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> JSONResponse:
     return JSONResponse({"error": body}, status_code=status, headers=headers)
 
@@ -190,11 +204,18 @@ def create_app(gateway: Gateway, *, metrics: GatewayMetrics | None = None, max_b
         errors = exc.errors()
         first = errors[0] if errors else {"msg": "invalid request", "loc": ()}
         if first.get("type") == "json_invalid" or tuple(first.get("loc", ())) == ("body",):
-            return _error(400, {"code": "invalid_json", "message": f"the body must be a JSON object: {first.get('msg')}", "field": "body"})
-        field = _field_of(first.get("loc", ()))
-        message = f"{field}: {first.get('msg')}" if field else str(first.get("msg"))
-        if len(errors) > 1:
-            message += f" (and {len(errors) - 1} more)"
+            content_type = request.headers.get("content-type", "")
+            if "json" not in content_type.lower():
+                got = f"Content-Type {content_type!r}" if content_type else "no Content-Type"
+                message = f"send the body as JSON with the header `Content-Type: application/json` (this request had {got})"
+            else:
+                message = f"the body must be a JSON object: {first.get('msg')}"
+            return _error(400, {"code": "invalid_json", "message": message, "field": "body"})
+        field, hint = _field_and_hint(first)
+        message = f"{field}: {hint}" if field else hint
+        others = {_field_and_hint(e)[0] for e in errors} - {field}
+        if others:
+            message += f" (and {len(others)} more)"
         body = {"code": "invalid_argument", "message": message}
         if field:
             body["field"] = field

@@ -9,6 +9,7 @@ import grpc
 
 from vectron.errors import InvalidArgument
 from vectron.services.grpc_errors import grpc_error_boundary
+from vectron.services.internal_auth import caller_node_id
 from vectron.services.placement.service import PlacementService
 from vectron.v1 import placement_pb2, placement_pb2_grpc
 
@@ -27,7 +28,7 @@ class PlacementServicer(placement_pb2_grpc.PlacementServiceServicer):
 
     @grpc_error_boundary
     def RegisterWorker(self, request: placement_pb2.RegisterWorkerRequest, context: grpc.ServicerContext) -> placement_pb2.RegisterWorkerResponse:
-        return placement_pb2.RegisterWorkerResponse(worker=self.service.register_worker(request.worker))
+        return placement_pb2.RegisterWorkerResponse(worker=self.service.register_worker(request.worker, caller_node_id(context)))
 
     @grpc_error_boundary
     def Heartbeat(self, request: placement_pb2.HeartbeatRequest, context: grpc.ServicerContext) -> placement_pb2.HeartbeatResponse:

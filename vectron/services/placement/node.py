@@ -13,6 +13,7 @@ from vectron.services.placement.fsm import PlacementStateMachine
 from vectron.services.placement.grpc_server import SERVICE_NAME, PlacementServicer
 from vectron.services.placement.service import PlacementConfig, PlacementService
 from vectron.services.groups import start_service_group
+from vectron.services.internal_auth import ClusterCredential
 from vectron.services.serving import GrpcServer, ReadinessWatcher, start_grpc_server
 from vectron.v1 import placement_pb2_grpc
 
@@ -67,6 +68,7 @@ def serve_placement(
             lambda s: placement_pb2_grpc.add_PlacementServiceServicer_to_server(PlacementServicer(service), s),
             [SERVICE_NAME],
             max_workers=max_workers,
+            credential=ClusterCredential(cluster_password or ""),  # start_service_group refused a missing one
         )
     except BaseException:
         group.stop()

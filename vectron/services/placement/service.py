@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from vectron.errors import CollectionAlreadyExists, CollectionNotFound, InvalidArgument, NotFound
+from vectron.errors import CollectionAlreadyExists, CollectionNotFound, InvalidArgument, NotFound, PermissionDenied
 from vectron.raft.protocol import Group
 from vectron.raft.retry import propose_with_retry
 from vectron.services.placement.commands import decode_result
@@ -210,8 +210,18 @@ class PlacementService:
         return table
 
     # -- workers ----------------------------------------------------------------------
-    def register_worker(self, worker: placement_pb2.WorkerInfo) -> placement_pb2.WorkerInfo:
-        """Add or update a worker (id, gRPC address, Raft host and port range, capacity)."""
+    def register_worker(self, worker: placement_pb2.WorkerInfo, caller: str | None = None) -> placement_pb2.WorkerInfo:
+        """Add or update a worker (id, gRPC address, Raft host and port range, capacity).
+
+        ``caller`` is the node id the call's cluster token names: only the worker
+        itself may register or re-point its entry (PERMISSION_DENIED otherwise), so no
+        other node can redirect a worker's traffic. None: an in-process call.
+        """
+        if caller is not None and caller != worker.worker_id:
+            raise PermissionDenied(
+                f"node {caller[:128]!r} may not register worker {worker.worker_id[:128]!r}: a worker registers itself",
+                field="worker_id",
+            )
         if not worker.worker_id or "\x00" in worker.worker_id or len(worker.worker_id) > 128:
             raise InvalidArgument("worker_id must be 1-128 characters", field="worker_id")
         if not worker.grpc_address or ":" not in worker.grpc_address:

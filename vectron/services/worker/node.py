@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from vectron.errors import InvalidArgument
+from vectron.services.internal_auth import ClusterCredential
 from vectron.services.serving import GrpcServer, start_grpc_server
 from vectron.services.worker.agent import PlacementAgent
 from vectron.services.worker.fsm import ShardStateMachine
@@ -122,7 +123,8 @@ def serve_worker(
     servicer = WorkerServicer(service)
     try:
         server = start_grpc_server(
-            grpc_listen, lambda s: worker_pb2_grpc.add_WorkerServiceServicer_to_server(servicer, s), [SERVICE_NAME], max_workers=max_workers
+            grpc_listen, lambda s: worker_pb2_grpc.add_WorkerServiceServicer_to_server(servicer, s), [SERVICE_NAME], max_workers=max_workers,
+            credential=ClusterCredential(cluster_password),
         )
     except BaseException:
         host.close()
