@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import enum
 import json
+import math
 import re
 from typing import Any
 
@@ -23,6 +24,7 @@ from vectron.errors import InvalidArgument, PayloadTooLarge
 __all__ = [
     "MAX_BATCH_POINTS",
     "MAX_PAYLOAD_BYTES",
+    "MAX_PAYLOAD_DEPTH",
     "MAX_K",
     "MAX_EF",
     "MAX_SCROLL_LIMIT",
@@ -40,6 +42,7 @@ __all__ = [
     "check_name",
     "check_int",
     "dump_payload",
+    "encode_payload",
     "payload_bytes",
 ]
 
@@ -47,6 +50,8 @@ __all__ = [
 MAX_BATCH_POINTS = 10_000
 #: a payload's compact JSON, in UTF-8 bytes (see :func:`payload_bytes`)
 MAX_PAYLOAD_BYTES = 1 << 20
+#: nesting of objects/arrays in a payload (the payload object itself is level 1)
+MAX_PAYLOAD_DEPTH = 64
 #: hits per query
 MAX_K = 10_000
 #: HNSW search breadth of one query
@@ -110,19 +115,40 @@ def check_int(value: Any, name: str, lo: int, hi: int) -> int:
     return out
 
 
-def dump_payload(payload: Any, field: str = "payload") -> str:
-    """A payload's compact JSON text (non-ASCII kept as is), checked: a JSON object of at
-    most MAX_PAYLOAD_BYTES UTF-8 bytes. InvalidArgument / PayloadTooLarge name ``field``."""
+def _check_json_value(value: Any, path: str, depth: int, field: str) -> None:
+    """Refuse nesting deeper than ``MAX_PAYLOAD_DEPTH`` and non-finite numbers, naming where they are."""
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise InvalidArgument(f"{path} is {value}; payload numbers must be finite", field=field)
+        return
+    if not isinstance(value, (dict, list, tuple)):
+        return
+    if depth > MAX_PAYLOAD_DEPTH:
+        raise InvalidArgument(f"{path} is nested deeper than {MAX_PAYLOAD_DEPTH} levels (MAX_PAYLOAD_DEPTH)", field=field)
+    items = value.items() if isinstance(value, dict) else ((f"[{i}]", v) for i, v in enumerate(value))
+    for key, item in items:
+        _check_json_value(item, f"{path}.{key}" if isinstance(value, dict) else f"{path}{key}", depth + 1, field)
+
+
+def encode_payload(payload: Any, field: str = "payload") -> bytes:
+    """A payload as stored: compact JSON in UTF-8 (non-ASCII kept as is), checked: a JSON object,
+    nested at most MAX_PAYLOAD_DEPTH levels, finite numbers only, at most MAX_PAYLOAD_BYTES.
+    InvalidArgument / PayloadTooLarge name ``field``."""
     if not isinstance(payload, dict):
         raise InvalidArgument(f"a payload must be a JSON object, got {type(payload).__name__}", field=field)
+    _check_json_value(payload, field, 1, field)
     try:
-        text = json.dumps(payload, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+        data = json.dumps(payload, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode("utf-8")
     except (TypeError, ValueError) as exc:
         raise InvalidArgument(f"payload is not valid JSON: {exc}", field=field) from None
-    size = payload_bytes(text)
-    if size > MAX_PAYLOAD_BYTES:
-        raise PayloadTooLarge(f"{field} is {size} bytes of JSON; at most {MAX_PAYLOAD_BYTES}", field=field)
-    return text
+    if len(data) > MAX_PAYLOAD_BYTES:
+        raise PayloadTooLarge(f"{field} is {len(data)} bytes of JSON; at most {MAX_PAYLOAD_BYTES}", field=field)
+    return data
+
+
+def dump_payload(payload: Any, field: str = "payload") -> str:
+    """:func:`encode_payload` as text (the wire carries payloads as JSON strings)."""
+    return encode_payload(payload, field).decode("utf-8")
 
 
 def payload_bytes(text: str) -> int:

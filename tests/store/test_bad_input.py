@@ -7,7 +7,15 @@ import pytest
 
 from vectron import errors
 from vectron.store import Collection, Store
-from vectron.store.collection import MAX_BATCH_POINTS, MAX_PAYLOAD_BYTES
+from vectron.store.validation import MAX_BATCH_POINTS, MAX_PAYLOAD_BYTES, MAX_PAYLOAD_DEPTH
+
+
+def nested(levels: int) -> dict:
+    """A payload whose deepest value sits ``levels`` objects/arrays down (the payload itself is level 1)."""
+    value: object = 1
+    for i in range(levels - 1):
+        value = {"a": value} if i % 2 else [value]
+    return {"deep": value}
 
 
 def snapshot_state(col: Collection) -> tuple:
@@ -33,6 +41,14 @@ BAD_WRITES = [
     ("ids count != vectors", lambda c: c.upsert([1000, 1001], np.ones((1, 8))), errors.InvalidArgument, "vectors"),
     ("payload not an object", lambda c: c.upsert([1000], np.ones((1, 8)), [[1, 2]]), errors.InvalidArgument, "payloads"),
     ("payload with NaN", lambda c: c.upsert([1000], np.ones((1, 8)), [{"x": math.nan}]), errors.InvalidArgument, "payloads"),
+    ("payload with inf", lambda c: c.upsert([1000], np.ones((1, 8)), [{"x": math.inf}]), errors.InvalidArgument, "payloads"),
+    ("payload with 1e400", lambda c: c.upsert([1000], np.ones((1, 8)), [{"x": [float("1e400")]}]), errors.InvalidArgument, "payloads"),
+    ("payload with nested -inf", lambda c: c.upsert([1000], np.ones((1, 8)), [{"a": {"b": -math.inf}}]), errors.InvalidArgument, "payloads"),
+    ("payload nested too deep", lambda c: c.upsert([1000], np.ones((1, 8)), [nested(MAX_PAYLOAD_DEPTH + 1)]), errors.InvalidArgument, "payloads"),
+    ("payload nested 10,000 deep", lambda c: c.upsert([1000], np.ones((1, 8)), [nested(10_000)]), errors.InvalidArgument, "payloads"),
+    ("set_payload with NaN", lambda c: c.set_payload([1], {"x": math.nan}), errors.InvalidArgument, "payload"),
+    ("set_payload nested too deep", lambda c: c.set_payload([1], nested(MAX_PAYLOAD_DEPTH + 1)), errors.InvalidArgument, "payload"),
+    ("overwrite_payload with inf", lambda c: c.overwrite_payload([1], {"x": math.inf}), errors.InvalidArgument, "payload"),
     ("payload not JSON", lambda c: c.upsert([1000], np.ones((1, 8)), [{"x": object()}]), errors.InvalidArgument, "payloads"),
     (
         "payload too large",
@@ -71,6 +87,20 @@ def test_bad_write_changes_nothing(docs: Collection, name, write, error, field) 
     assert caught.value.field == field
     assert caught.value.message
     assert snapshot_state(docs) == before
+
+
+def test_bad_payload_errors_name_where_the_value_is(docs: Collection) -> None:
+    with pytest.raises(errors.InvalidArgument, match=r"payloads\.a\.b\[1\] is inf"):
+        docs.upsert([1000], np.ones((1, 8)), [{"a": {"b": [0.5, math.inf]}}])
+    with pytest.raises(errors.InvalidArgument, match=f"nested deeper than {MAX_PAYLOAD_DEPTH} levels"):
+        docs.upsert([1000], np.ones((1, 8)), [nested(MAX_PAYLOAD_DEPTH + 1)])
+
+
+def test_payload_at_the_depth_limit_is_stored_and_read_back(docs: Collection) -> None:
+    payload = nested(MAX_PAYLOAD_DEPTH)
+    docs.upsert([1000], np.ones((1, 8)), [payload])
+    assert docs.get([1000])[0].payload == payload
+    assert docs.search(np.ones(8), k=1, filter={"must": [{"has_id": [1000]}]})[0].payload == payload
 
 
 BAD_READS = [

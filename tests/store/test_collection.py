@@ -243,8 +243,8 @@ def test_delete_by_an_exact_indexed_filter_reads_only_the_matching_points(store:
     col.create_payload_index("bucket", "integer")
     col.upsert(list(range(1000)), rng.normal(size=(1000, 4)).astype(np.float32) + 0.1, [{"bucket": i % 100} for i in range(1000)])
     loads = []
-    real = vectron.store.collection._load_payload
-    monkeypatch.setattr(vectron.store.collection, "_load_payload", lambda data: loads.append(1) or real(data))
+    real = vectron.store.collection.load_payload
+    monkeypatch.setattr(vectron.store.collection, "load_payload", lambda data: loads.append(1) or real(data))
     assert col.delete(filter={"must": [{"key": "bucket", "match": {"value": 42}}]}) == 10
     assert len(loads) == 0  # the index answered exactly: no payload was read to decide
     assert col.delete(filter={"must": [{"key": "bucket", "range": {"lt": 2}}, {"key": "bucket", "match": {"value": 1}}]}) == 10
@@ -271,3 +271,35 @@ def test_payload_index_bad_field_or_type_names_the_field(docs: Collection) -> No
     with pytest.raises(errors.InvalidArgument):
         docs.drop_payload_index("")
     assert docs.config.payload_indexes == {}
+
+
+@pytest.mark.parametrize("distance", ["dot", "cosine", "euclid"])
+def test_top_k_beyond_what_the_graph_returns_falls_back_to_exact_scoring(store: Store, rng, distance) -> None:
+    """hnswlib raises "Cannot return the results in a contiguous 2D array" when it finds fewer than k
+    (typical for dot with a large k); the store scores every point exactly instead."""
+    n = 3000
+    col = store.create_collection("big", dimension=8, distance=distance)
+    vectors = rng.normal(size=(n, 8)).astype(np.float32)
+    col.upsert(list(range(n)), vectors, [{"i": i} for i in range(n)])
+    col.delete([0, 1])
+    queries = rng.normal(size=(2, 8)).astype(np.float32)
+    for k in (n - 3, n, 10_000):
+        rows = col.search_batch(queries, k=k)
+        single = col.search(queries[0], k=k)
+        assert [h.id for h in single] == [h.id for h in rows[0]]
+        for query, hits in zip(queries, rows):
+            assert len(hits) == min(k, n - 2)
+            assert {0, 1}.isdisjoint(h.id for h in hits)
+            assert all(h.payload == {"i": h.id} for h in hits)
+            scores = [h.score for h in hits]
+            assert scores == sorted(scores, reverse=distance != "euclid")
+            if k >= n - 2:  # every live point: the scores are the exact ones
+                kept = vectors[2:]
+                if distance == "dot":
+                    expected = kept @ query
+                elif distance == "cosine":
+                    expected = (kept / np.linalg.norm(kept, axis=1, keepdims=True)) @ (query / np.linalg.norm(query))
+                else:
+                    expected = np.linalg.norm(kept - query, axis=1)
+                got = np.array([h.score for h in sorted(hits, key=lambda h: h.id)])
+                np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-4)

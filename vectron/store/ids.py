@@ -13,10 +13,10 @@ from collections.abc import Iterable
 import numpy as np
 
 from vectron.errors import InvalidArgument
+from vectron.store.validation import MAX_STR_ID_BYTES
 
 PointId = int | str
 
-from vectron.limits import MAX_STR_ID_BYTES  # noqa: E402
 _INT_TAG = b"\x00"
 _STR_TAG = b"\x01"
 _U64 = struct.Struct(">Q")

@@ -7,8 +7,7 @@ from collections.abc import Callable
 
 
 class _Guard:
-    """``with lock.read():`` / ``with lock.write():`` without a generator per use
-    (every search takes two of these: they are on the hot path)."""
+    """``with lock.write():`` without a generator per use."""
 
     __slots__ = ("_acquire", "_release")
 
@@ -23,34 +22,50 @@ class _Guard:
         self._release()
 
 
+class _ReadGuard:
+    """``with lock.read():``: every search takes one, so the uncontended path is a plain lock and a counter."""
+
+    __slots__ = ("_rw",)
+
+    def __init__(self, rw: "RWLock") -> None:
+        self._rw = rw
+
+    def __enter__(self) -> None:
+        rw = self._rw
+        rw._mutex.acquire()
+        try:
+            while rw._writer or rw._writers_waiting:
+                rw._cond.wait()
+            rw._readers += 1
+        finally:
+            rw._mutex.release()
+
+    def __exit__(self, *exc: object) -> None:
+        rw = self._rw
+        rw._mutex.acquire()
+        rw._readers -= 1
+        if not rw._readers and rw._writers_waiting:
+            rw._cond.notify_all()
+        rw._mutex.release()
+
+
 class RWLock:
     """Many readers or one writer; a waiting writer holds back new readers."""
 
     def __init__(self) -> None:
-        self._cond = threading.Condition(threading.Lock())
+        self._mutex = threading.Lock()
+        self._cond = threading.Condition(self._mutex)
         self._readers = 0
         self._writer = False
         self._writers_waiting = 0
-        self._read_guard = _Guard(self._acquire_read, self._release_read)
+        self._read_guard = _ReadGuard(self)
         self._write_guard = _Guard(self._acquire_write, self._release_write)
 
-    def read(self) -> _Guard:
+    def read(self) -> _ReadGuard:
         return self._read_guard
 
     def write(self) -> _Guard:
         return self._write_guard
-
-    def _acquire_read(self) -> None:
-        with self._cond:
-            while self._writer or self._writers_waiting:
-                self._cond.wait()
-            self._readers += 1
-
-    def _release_read(self) -> None:
-        with self._cond:
-            self._readers -= 1
-            if not self._readers:
-                self._cond.notify_all()
 
     def _acquire_write(self) -> None:
         with self._cond:

@@ -20,26 +20,13 @@ import uuid
 from typing import Any
 
 from vectron.errors import CollectionAlreadyExists, CollectionNotFound, InvalidArgument, StorageError
-from vectron.store.collection import Collection, _check_int
+from vectron.store.collection import Collection
 from vectron.store.types import DISTANCES, CollectionConfig
-from vectron.store.vector_index import HnswParams
+from vectron.store.validation import MAX_DIMENSION, check_hnsw, check_int, check_name
+
+__all__ = ["MAX_DIMENSION", "Store", "check_hnsw", "check_name", "open"]  # check_* and MAX_DIMENSION: used by placement
 
 log = logging.getLogger(__name__)
-
-from vectron.limits import HNSW_LIMITS as _HNSW_LIMITS  # noqa: E402
-from vectron.limits import MAX_DIMENSION, NAME_PATTERN, check_name  # noqa: E402,F401
-
-
-def check_hnsw(hnsw: Any) -> HnswParams:
-    if hnsw is None:
-        return HnswParams()
-    if not isinstance(hnsw, dict):
-        raise InvalidArgument("hnsw must be an object like {'m': 16, 'ef_construct': 200}", field="hnsw")
-    unknown = set(hnsw) - set(_HNSW_LIMITS)
-    if unknown:
-        raise InvalidArgument(f"unknown hnsw parameter(s) {sorted(unknown)}; expected m, ef_construct, ef", field="hnsw")
-    values = {key: _check_int(value, f"hnsw.{key}", *_HNSW_LIMITS[key]) for key, value in hnsw.items()}
-    return HnswParams(**values)
 
 
 class Store:
@@ -86,7 +73,7 @@ class Store:
         check_name(name)
         if not isinstance(auto_index, bool):
             raise InvalidArgument(f"auto_index must be true or false, got {auto_index!r}", field="auto_index")
-        dimension = _check_int(dimension, "dimension", 1, MAX_DIMENSION)
+        dimension = check_int(dimension, "dimension", 1, MAX_DIMENSION)
         if distance not in DISTANCES:
             raise InvalidArgument(f"distance must be one of {', '.join(DISTANCES)}, got {distance!r}", field="distance")
         config = CollectionConfig(name, dimension, distance, check_hnsw(hnsw), auto_index=auto_index)

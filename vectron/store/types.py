@@ -45,7 +45,7 @@ class CollectionConfig:
         )
 
 
-@dataclass
+@dataclass(slots=True)
 class Record:
     """A stored point. ``vector`` is None unless asked for."""
 
@@ -54,7 +54,7 @@ class Record:
     vector: np.ndarray | None = None
 
 
-@dataclass
+@dataclass(slots=True)
 class ScoredPoint:
     """A search hit: similarity (cosine, dot) or distance (euclid) in ``score``."""
 
