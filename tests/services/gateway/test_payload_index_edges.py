@@ -3,6 +3,8 @@ codes (201 created, 200 already there), listing, and refusals naming the field."
 
 from __future__ import annotations
 
+import time
+
 import grpc
 import pytest
 
@@ -39,6 +41,13 @@ def test_rest_payload_index_routes(stack: Stack) -> None:
     got = http.get("/v1/collections/docs", headers=H(key)).json()["collection"]
     assert [i["field"] for i in got["payload_indexes"]] == ["lang"]
     assert http.post("/v1/collections/docs/points/count", json={"filter": flt}, headers=H(key)).json()["count"] == 2
+    # that filter met meta.n unindexed: the shards index it automatically, and GET says so
+    deadline = time.monotonic() + 120
+    while ("meta.n", "float", True) not in {(i["field"], i["type"], i["automatic"]) for i in got["payload_indexes"]}:
+        assert time.monotonic() < deadline, got["payload_indexes"]
+        time.sleep(0.2)
+        got = http.get("/v1/collections/docs", headers=H(key)).json()["collection"]
+    assert http.post("/v1/collections/docs/points/count", json={"filter": flt}, headers=H(key)).json()["count"] == 2
 
     # bad input: 400 naming the field; a read-only key: 403; nothing changed
     for payload, field in (
@@ -65,7 +74,7 @@ def test_rest_payload_index_routes(stack: Stack) -> None:
     assert http.put("/v1/collections/docs/index", json={"field": "z", "type": "bool"}, headers=H(ro)).status_code == 403
     assert http.delete("/v1/collections/docs/index/lang", headers=H(ro)).status_code == 403
     got = http.get("/v1/collections/docs", headers=H(key)).json()["collection"]
-    assert [i["field"] for i in got["payload_indexes"]] == ["lang"]
+    assert [i["field"] for i in got["payload_indexes"] if not i["automatic"]] == ["lang"]
     assert [c["name"] for c in http.get("/v1/collections", headers=H(key)).json()["collections"]] == ["docs"]
     r = http.put("/v1/collections/manual", json={"dimension": 3, "auto_index": False}, headers=H(key))
     assert r.status_code == 201 and r.json()["collection"]["auto_index"] is False
