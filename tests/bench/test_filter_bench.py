@@ -18,4 +18,4 @@ def test_filter_bench_small_run_completes() -> None:
     assert proc.returncode == 0, proc.stderr[-4000:]
     rows = [line for line in proc.stdout.splitlines() if line.startswith("| ") and "%" in line.split("|")[1]]
     assert [r.split("|")[1].strip() for r in rows] == ["50%", "10%", "1%", "0.1%"]
-    assert "automatic indexes built: {'s50': 'float', 's10': 'float', 's1': 'float', 's01': 'float'}" in proc.stdout
+    assert "automatic indexes built: {'s01': 'float', 's1': 'float', 's10': 'float', 's50': 'float'}" in proc.stdout
