@@ -241,6 +241,34 @@ def collections_drop(ctx: click.Context, name: str, yes: bool) -> None:
     say(ctx, f"dropped {name}", dropped=name)
 
 
+@collections.group("index", cls=RemoteGroup)
+def collections_index() -> None:
+    """Create and drop payload indexes (filters on an indexed field skip the payload scan)."""
+
+
+@collections_index.command("create")
+@click.argument("name")
+@click.argument("field")
+@click.option("--type", "index_type", type=click.Choice(["keyword", "integer", "float", "bool"]), required=True)
+@click.pass_context
+def collections_index_create(ctx: click.Context, name: str, field: str, index_type: str) -> None:
+    """Index payload FIELD (a dotted path like meta.lang) of collection NAME."""
+    with client(ctx) as c:
+        created = c.create_payload_index(name, field, index_type)
+    say(ctx, f"{'created' if created else 'already there:'} {index_type} index on {name}.{field}", field=field, type=index_type, created=created)
+
+
+@collections_index.command("drop")
+@click.argument("name")
+@click.argument("field")
+@click.pass_context
+def collections_index_drop(ctx: click.Context, name: str, field: str) -> None:
+    """Drop the payload index on FIELD of collection NAME."""
+    with client(ctx) as c:
+        dropped = c.drop_payload_index(name, field)
+    say(ctx, f"dropped the index on {name}.{field}" if dropped else f"no index on {name}.{field}", field=field, dropped=dropped)
+
+
 # -- search ----------------------------------------------------------------------------
 
 def _query_vector(c: vectron.Client, collection: str, vector: str | None, vector_file: str | None, like: str | None) -> list[float]:

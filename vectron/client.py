@@ -119,6 +119,9 @@ class Collection:
     created_at: str
     points_count: int | None = None
     shard_status: list[dict[str, Any]] | None = None
+    #: {"field", "type", "automatic"} per payload index
+    payload_indexes: list[dict[str, Any]] = field(default_factory=list)
+    auto_index: bool = True
 
 
 def _user(d: Mapping[str, Any]) -> User:
@@ -138,7 +141,8 @@ def _collection(d: Mapping[str, Any]) -> Collection:
     return Collection(
         name=d["name"], dimension=d["dimension"], distance=d["distance"], shards=d["shards"],
         replication_factor=d["replication_factor"], hnsw=dict(d.get("hnsw") or {}), created_at=d["created_at"],
-        points_count=d.get("points_count"), shard_status=d.get("shard_status"),
+        points_count=d.get("points_count"), shard_status=d.get("shard_status"), payload_indexes=list(d.get("payload_indexes") or []),
+        auto_index=d.get("auto_index", True),
     )
 
 
@@ -303,8 +307,15 @@ class Client:
     def create_collection(
         self, name: str, dimension: int, distance: str = "cosine", *, shards: int | None = None,
         replication_factor: int | None = None, hnsw: Mapping[str, int] | None = None,
+        payload_indexes: Mapping[str, str] | None = None, auto_index: bool = True,
     ) -> Collection:
+        """``payload_indexes``: field -> keyword | integer | float | bool, built on every shard from the start;
+        ``auto_index`` False: no automatic indexes of the fields filters use."""
         body: dict[str, Any] = {"dimension": dimension, "distance": distance}
+        if payload_indexes:
+            body["payload_indexes"] = [{"field": f, "type": t} for f, t in payload_indexes.items()]
+        if not auto_index:
+            body["auto_index"] = False
         if shards is not None:
             body["shards"] = shards
         if replication_factor is not None:
@@ -321,6 +332,16 @@ class Client:
 
     def drop_collection(self, name: str) -> None:
         self._request("DELETE", _col(name), cred=self._key(), retry=False)
+
+    def create_payload_index(self, collection: str, field: str, type: str) -> bool:
+        """Index a payload field (dotted path) as keyword, integer, float or bool on every shard.
+        True if created, False if it was already there."""
+        body = {"field": field, "type": type}
+        return bool(self._request("PUT", _col(collection, "/index"), cred=self._key(), json=body)["created"])
+
+    def drop_payload_index(self, collection: str, field: str) -> bool:
+        """Stop indexing a payload field. True if an index was declared on it."""
+        return bool(self._request("DELETE", _col(collection, f"/index/{quote(field, safe='')}"), cred=self._key())["dropped"])
 
     # -- points ------------------------------------------------------------------------
     def upsert(self, collection: str, points: Iterable[Point | Mapping[str, Any]]) -> int:

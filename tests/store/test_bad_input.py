@@ -75,7 +75,7 @@ BAD_WRITES = [
     ),
     ("delete_payload_keys with a non-string key", lambda c: c.delete_payload_keys([1], [3]), errors.InvalidArgument, "keys"),
     ("bad index type", lambda c: c.create_payload_index("n", "text"), errors.InvalidArgument, "type"),
-    ("bad index field", lambda c: c.create_payload_index("a..b", "keyword"), errors.InvalidFilter, "filter"),
+    ("bad index field", lambda c: c.create_payload_index("a..b", "keyword"), errors.InvalidArgument, "field"),
 ]
 
 

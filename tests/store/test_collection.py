@@ -266,6 +266,28 @@ def test_delete_by_an_exact_indexed_filter_reads_only_the_matching_points(store:
     assert len(loads) <= 20  # candidates of the range only (buckets 0 and 1), not all 990 points
 
 
+def test_payload_index_create_is_idempotent_and_drop_falls_back_to_a_scan(docs: Collection) -> None:
+    tagged = {"must": [{"key": "tag", "match": {"value": "odd"}}]}
+    assert docs.create_payload_index("tag", "keyword") is True
+    assert docs.create_payload_index("tag", "keyword") is False
+    assert docs.config.payload_indexes == {"tag": "keyword"} and docs.count(tagged) == 100
+    assert docs.drop_payload_index("tag") is True
+    assert docs.drop_payload_index("tag") is False
+    assert docs.config.payload_indexes == {} and docs.count(tagged) == 100
+
+
+def test_payload_index_bad_field_or_type_names_the_field(docs: Collection) -> None:
+    with pytest.raises(errors.InvalidArgument) as bad_field:
+        docs.create_payload_index("a..b", "keyword")
+    assert bad_field.value.field == "field"
+    with pytest.raises(errors.InvalidArgument) as bad_type:
+        docs.create_payload_index("tag", "text")
+    assert bad_type.value.field == "type"
+    with pytest.raises(errors.InvalidArgument):
+        docs.drop_payload_index("")
+    assert docs.config.payload_indexes == {}
+
+
 @pytest.mark.parametrize("distance", ["dot", "cosine", "euclid"])
 def test_top_k_beyond_what_the_graph_returns_falls_back_to_exact_scoring(store: Store, rng, distance) -> None:
     """hnswlib raises "Cannot return the results in a contiguous 2D array" when it finds fewer than k

@@ -108,3 +108,23 @@ def test_restore_refuses_bad_snapshots_and_keeps_state(tmp_path) -> None:
         assert wrong.count() == 1 and wrong.search(np.ones(4), k=1)[0].id == 1
         folder = tmp_path / "b" / "collections" / "w"
         assert sorted(p.name for p in folder.glob("lmdb-*")) == [(folder / "CURRENT").read_text().strip()]
+
+
+def test_a_snapshot_carries_the_payload_indexes(tmp_path) -> None:
+    fill(tmp_path / "a")
+    with vectron.open(tmp_path / "a") as source, vectron.open(tmp_path / "b") as target:
+        col = source.collection("c")
+        col.create_payload_index("tag", "keyword")
+        col.drop_payload_index("group")
+        col.set_payload([5, 6], {"tag": "x"})
+        other = target.create_collection("c", dimension=8)
+        other.create_payload_index("group", "integer")
+        buf = tmp_path / "snap"
+        with open(buf, "wb") as out:
+            col.snapshot(out)
+        with open(buf, "rb") as src:
+            other.restore(src)
+        assert other.config.payload_indexes == {"tag": "keyword"}
+        x = {"must": [{"key": "tag", "match": {"value": "x"}}]}
+        assert other.count(x) == 2
+        assert other._field_indexes["tag"].lookup_values(["x"]) is not None and "group" not in other._field_indexes

@@ -9,6 +9,7 @@ import nothing from its modules directly (an import-linter contract).
 from vectron.store.collection import Collection
 from vectron.store.filters import compile_filter
 from vectron.store.ids import PointId, check_ids
+from vectron.store.payload_index import IndexInfo, check_index_field, check_index_type
 from vectron.store.shard_file import SnapshotPoint, SnapshotReader
 from vectron.store.store import Store, open
 from vectron.store.types import (
@@ -31,6 +32,7 @@ __all__ = [
     "Delete",
     "DeletePayloadKeys",
     "HnswParams",
+    "IndexInfo",
     "OverwritePayload",
     "PointId",
     "Record",
@@ -43,6 +45,8 @@ __all__ = [
     "WriteOp",
     "check_hnsw",
     "check_ids",
+    "check_index_field",
+    "check_index_type",
     "compile_filter",
     "open",
 ]

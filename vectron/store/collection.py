@@ -36,7 +36,8 @@ from vectron.store import layout
 from vectron.store.filters import Candidates, Filter, compile_filter
 from vectron.store.ids import PointId, check_ids, decode_id, decode_label, encode_id, encode_label
 from vectron.store.layout import U64, load_payload
-from vectron.store.payload_index import INDEX_TYPES, FieldIndex
+from vectron.store.indexing import PayloadIndexing
+from vectron.store.payload_index import FieldIndex
 from vectron.store.planner import SearchPlanner
 from vectron.store.rwlock import RWLock
 from vectron.store.types import (
@@ -106,7 +107,7 @@ class _BatchEffects:
     freed: list[int] = field(default_factory=list)
 
 
-class Collection(SearchPlanner):
+class Collection(SearchPlanner, PayloadIndexing):
     """Points of one dimension and distance, searchable by similarity. Obtain from ``Store``."""
 
     def __init__(self, folder: pathlib.Path, *, durable: bool = True, map_size: int = 1 << 36) -> None:
@@ -162,6 +163,7 @@ class Collection(SearchPlanner):
         self._index = index
         self._field_indexes = {key: self._build_field_index(key, kind) for key, kind in cfg.payload_indexes.items()}
         self._plans: dict[tuple[str, int], Candidates | None] = {}
+        self._auto_reset()
 
     def _build_field_index(self, key: str, index_type: str) -> FieldIndex:
         index = FieldIndex(key, index_type)
@@ -402,26 +404,6 @@ class Collection(SearchPlanner):
 
     def delete_payload_keys(self, ids: Sequence[PointId], keys: Sequence[str]) -> int:
         return self.apply_batch([DeletePayloadKeys(ids, keys)])[0]
-
-    def create_payload_index(self, field_name: str, index_type: str) -> None:
-        """Index a payload field (dotted path) as keyword, integer, float or bool."""
-        if index_type not in INDEX_TYPES:
-            raise InvalidArgument(f"index type must be one of {', '.join(INDEX_TYPES)}, got {index_type!r}", field="type")
-        compile_filter({"must": [{"is_null": {"key": field_name}}]})  # validates the key
-        with self._write_mutex:
-            self._check_open()
-            if self.config.payload_indexes.get(field_name) == index_type:
-                return
-            indexes = {**self.config.payload_indexes, field_name: index_type}
-            config = CollectionConfig(self.name, self.config.dimension, self.config.distance, self.config.hnsw, indexes)
-            with self._env.begin(write=True) as txn:
-                layout.write_config(txn, self._db, config)
-                version = layout.bump_version(txn, self._db)
-            index = self._build_field_index(field_name, index_type)
-            with self._rw.write():
-                self.config = config
-                self._field_indexes[field_name] = index
-                self._version = version
 
     def get_meta(self, key: str) -> bytes | None:
         """Read caller metadata written by ``apply_batch(..., meta=...)``."""

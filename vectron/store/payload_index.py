@@ -10,12 +10,42 @@ from LMDB when a collection opens; LMDB stays the source of truth.
 from __future__ import annotations
 
 import bisect
+from dataclasses import dataclass
 from typing import Any
 
-from vectron.store.filters import field_values, scalar_key
+from vectron.errors import InvalidArgument
+from vectron.store.filters import MAX_KEY_LENGTH, field_values, scalar_key
 
 INDEX_TYPES = ("keyword", "integer", "float", "bool")
 _KIND_OF_TYPE = {"keyword": "s", "integer": "n", "float": "n", "bool": "b"}
+
+
+def check_index_field(field_name: Any, where: str = "field") -> str:
+    """A payload index's field: a dotted path like ``a.b`` (as filter keys are); else
+    InvalidArgument naming ``where``."""
+    if not isinstance(field_name, str) or not field_name or len(field_name) > MAX_KEY_LENGTH or "" in field_name.split("."):
+        raise InvalidArgument(
+            f"{where}: a payload index field must be a dotted path like 'a.b' of at most {MAX_KEY_LENGTH} characters, "
+            f"got {field_name!r}",
+            field=where,
+        )
+    return field_name
+
+
+def check_index_type(index_type: Any, where: str = "type") -> str:
+    """A payload index type (keyword, integer, float or bool); else InvalidArgument naming ``where``."""
+    if index_type not in INDEX_TYPES:
+        raise InvalidArgument(f"{where}: index type must be one of {', '.join(INDEX_TYPES)}, got {index_type!r}", field=where)
+    return str(index_type)
+
+
+@dataclass(frozen=True)
+class IndexInfo:
+    """A payload index as a collection lists it: declared, or built by the store (``automatic``)."""
+
+    field: str
+    type: str
+    automatic: bool = False
 
 
 class FieldIndex:
@@ -50,6 +80,10 @@ class FieldIndex:
                 self._sorted_numbers = None
             else:
                 existing.add(label)
+
+    def sizes(self) -> tuple[int, int]:
+        """(point-value pairs, distinct values) held: what the index's memory grows with."""
+        return sum(len(v) for v in self._values_of_label.values()), len(self._postings)
 
     def lookup_values(self, values: list[Any]) -> set[int] | None:
         """Labels holding any of ``values``; ``None`` if this index cannot answer exactly."""

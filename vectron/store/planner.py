@@ -100,6 +100,8 @@ class SearchPlanner:
 
         def _check_open(self) -> None: ...
 
+        def _auto_index_hit(self, key: str, index: FieldIndex | None) -> None: ...
+
     def search(
         self,
         vector: Any,
@@ -367,7 +369,9 @@ class _PlannerView:
         self._collection = collection
 
     def field_index(self, key: str) -> FieldIndex | None:
-        return self._collection._field_indexes.get(key)
+        index = self._collection._field_indexes.get(key)
+        self._collection._auto_index_hit(key, index)  # an unindexed field may get an automatic index
+        return index
 
     def all_labels(self) -> set[int]:
         return self._collection._live

@@ -67,14 +67,17 @@ class Store:
             raise StorageError("the store is closed")
 
     def create_collection(
-        self, name: str, dimension: int, distance: str = "cosine", hnsw: dict[str, int] | None = None
+        self, name: str, dimension: int, distance: str = "cosine", hnsw: dict[str, int] | None = None, *, auto_index: bool = True
     ) -> Collection:
-        """Create a collection; ``hnsw`` may set m, ef_construct and the default search ef."""
+        """Create a collection; ``hnsw`` may set m, ef_construct and the default search ef;
+        ``auto_index`` False: no automatic payload indexes (see vectron.store.auto_index)."""
         check_name(name)
+        if not isinstance(auto_index, bool):
+            raise InvalidArgument(f"auto_index must be true or false, got {auto_index!r}", field="auto_index")
         dimension = check_int(dimension, "dimension", 1, MAX_DIMENSION)
         if distance not in DISTANCES:
             raise InvalidArgument(f"distance must be one of {', '.join(DISTANCES)}, got {distance!r}", field="distance")
-        config = CollectionConfig(name, dimension, distance, check_hnsw(hnsw))
+        config = CollectionConfig(name, dimension, distance, check_hnsw(hnsw), auto_index=auto_index)
         with self._lock:
             self._check_open()
             if (self._root / name).exists():

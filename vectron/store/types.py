@@ -20,6 +20,8 @@ class CollectionConfig:
     distance: str
     hnsw: HnswParams = field(default_factory=HnswParams)
     payload_indexes: dict[str, str] = field(default_factory=dict)
+    #: build payload indexes automatically for the fields filters use (see vectron.store.auto_index)
+    auto_index: bool = True
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -28,6 +30,7 @@ class CollectionConfig:
             "distance": self.distance,
             "hnsw": {"m": self.hnsw.m, "ef_construct": self.hnsw.ef_construct, "ef": self.hnsw.ef},
             "payload_indexes": dict(self.payload_indexes),
+            "auto_index": self.auto_index,
         }
 
     @classmethod
@@ -38,6 +41,7 @@ class CollectionConfig:
             distance=data["distance"],
             hnsw=HnswParams(**data["hnsw"]),
             payload_indexes=dict(data.get("payload_indexes", {})),
+            auto_index=bool(data.get("auto_index", True)),
         )
 
 

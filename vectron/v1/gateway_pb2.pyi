@@ -173,21 +173,35 @@ class CollectionSpecHnsw(_message.Message):
     ef: int
     def __init__(self, m: _Optional[int] = ..., ef_construct: _Optional[int] = ..., ef: _Optional[int] = ...) -> None: ...
 
+class PayloadIndexView(_message.Message):
+    __slots__ = ("field", "type", "automatic")
+    FIELD_FIELD_NUMBER: _ClassVar[int]
+    TYPE_FIELD_NUMBER: _ClassVar[int]
+    AUTOMATIC_FIELD_NUMBER: _ClassVar[int]
+    field: str
+    type: str
+    automatic: bool
+    def __init__(self, field: _Optional[str] = ..., type: _Optional[str] = ..., automatic: _Optional[bool] = ...) -> None: ...
+
 class CreateCollectionSpec(_message.Message):
-    __slots__ = ("name", "dimension", "distance", "shards", "replication_factor", "hnsw")
+    __slots__ = ("name", "dimension", "distance", "shards", "replication_factor", "hnsw", "payload_indexes", "auto_index_off")
     NAME_FIELD_NUMBER: _ClassVar[int]
     DIMENSION_FIELD_NUMBER: _ClassVar[int]
     DISTANCE_FIELD_NUMBER: _ClassVar[int]
     SHARDS_FIELD_NUMBER: _ClassVar[int]
     REPLICATION_FACTOR_FIELD_NUMBER: _ClassVar[int]
     HNSW_FIELD_NUMBER: _ClassVar[int]
+    PAYLOAD_INDEXES_FIELD_NUMBER: _ClassVar[int]
+    AUTO_INDEX_OFF_FIELD_NUMBER: _ClassVar[int]
     name: str
     dimension: int
     distance: str
     shards: int
     replication_factor: int
     hnsw: CollectionSpecHnsw
-    def __init__(self, name: _Optional[str] = ..., dimension: _Optional[int] = ..., distance: _Optional[str] = ..., shards: _Optional[int] = ..., replication_factor: _Optional[int] = ..., hnsw: _Optional[_Union[CollectionSpecHnsw, _Mapping]] = ...) -> None: ...
+    payload_indexes: _containers.RepeatedCompositeFieldContainer[PayloadIndexView]
+    auto_index_off: bool
+    def __init__(self, name: _Optional[str] = ..., dimension: _Optional[int] = ..., distance: _Optional[str] = ..., shards: _Optional[int] = ..., replication_factor: _Optional[int] = ..., hnsw: _Optional[_Union[CollectionSpecHnsw, _Mapping]] = ..., payload_indexes: _Optional[_Iterable[_Union[PayloadIndexView, _Mapping]]] = ..., auto_index_off: _Optional[bool] = ...) -> None: ...
 
 class ShardView(_message.Message):
     __slots__ = ("shard_id", "replicas", "leader", "status", "points_count")
@@ -204,7 +218,7 @@ class ShardView(_message.Message):
     def __init__(self, shard_id: _Optional[int] = ..., replicas: _Optional[_Iterable[str]] = ..., leader: _Optional[str] = ..., status: _Optional[str] = ..., points_count: _Optional[int] = ...) -> None: ...
 
 class CollectionView(_message.Message):
-    __slots__ = ("name", "dimension", "distance", "shards", "replication_factor", "hnsw", "created_at", "points_count", "shard_status")
+    __slots__ = ("name", "dimension", "distance", "shards", "replication_factor", "hnsw", "created_at", "points_count", "shard_status", "payload_indexes", "auto_index")
     NAME_FIELD_NUMBER: _ClassVar[int]
     DIMENSION_FIELD_NUMBER: _ClassVar[int]
     DISTANCE_FIELD_NUMBER: _ClassVar[int]
@@ -214,6 +228,8 @@ class CollectionView(_message.Message):
     CREATED_AT_FIELD_NUMBER: _ClassVar[int]
     POINTS_COUNT_FIELD_NUMBER: _ClassVar[int]
     SHARD_STATUS_FIELD_NUMBER: _ClassVar[int]
+    PAYLOAD_INDEXES_FIELD_NUMBER: _ClassVar[int]
+    AUTO_INDEX_FIELD_NUMBER: _ClassVar[int]
     name: str
     dimension: int
     distance: str
@@ -223,7 +239,9 @@ class CollectionView(_message.Message):
     created_at: str
     points_count: int
     shard_status: _containers.RepeatedCompositeFieldContainer[ShardView]
-    def __init__(self, name: _Optional[str] = ..., dimension: _Optional[int] = ..., distance: _Optional[str] = ..., shards: _Optional[int] = ..., replication_factor: _Optional[int] = ..., hnsw: _Optional[_Union[CollectionSpecHnsw, _Mapping]] = ..., created_at: _Optional[str] = ..., points_count: _Optional[int] = ..., shard_status: _Optional[_Iterable[_Union[ShardView, _Mapping]]] = ...) -> None: ...
+    payload_indexes: _containers.RepeatedCompositeFieldContainer[PayloadIndexView]
+    auto_index: bool
+    def __init__(self, name: _Optional[str] = ..., dimension: _Optional[int] = ..., distance: _Optional[str] = ..., shards: _Optional[int] = ..., replication_factor: _Optional[int] = ..., hnsw: _Optional[_Union[CollectionSpecHnsw, _Mapping]] = ..., created_at: _Optional[str] = ..., points_count: _Optional[int] = ..., shard_status: _Optional[_Iterable[_Union[ShardView, _Mapping]]] = ..., payload_indexes: _Optional[_Iterable[_Union[PayloadIndexView, _Mapping]]] = ..., auto_index: _Optional[bool] = ...) -> None: ...
 
 class CollectionReply(_message.Message):
     __slots__ = ("collection",)
@@ -252,6 +270,22 @@ class DropReply(_message.Message):
     DROPPED_FIELD_NUMBER: _ClassVar[int]
     dropped: bool
     def __init__(self, dropped: _Optional[bool] = ...) -> None: ...
+
+class PayloadIndexSpecRequest(_message.Message):
+    __slots__ = ("collection", "field", "type")
+    COLLECTION_FIELD_NUMBER: _ClassVar[int]
+    FIELD_FIELD_NUMBER: _ClassVar[int]
+    TYPE_FIELD_NUMBER: _ClassVar[int]
+    collection: str
+    field: str
+    type: str
+    def __init__(self, collection: _Optional[str] = ..., field: _Optional[str] = ..., type: _Optional[str] = ...) -> None: ...
+
+class PayloadIndexReply(_message.Message):
+    __slots__ = ("changed",)
+    CHANGED_FIELD_NUMBER: _ClassVar[int]
+    changed: bool
+    def __init__(self, changed: _Optional[bool] = ...) -> None: ...
 
 class UpsertPointsRequest(_message.Message):
     __slots__ = ("collection", "points")

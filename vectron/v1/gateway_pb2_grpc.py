@@ -84,6 +84,16 @@ class VectronServiceStub:
                 request_serializer=vectron_dot_v1_dot_gateway__pb2.CollectionName.SerializeToString,
                 response_deserializer=vectron_dot_v1_dot_gateway__pb2.DropReply.FromString,
                 _registered_method=True)
+        self.CreatePayloadIndex = channel.unary_unary(
+                '/vectron.v1.VectronService/CreatePayloadIndex',
+                request_serializer=vectron_dot_v1_dot_gateway__pb2.PayloadIndexSpecRequest.SerializeToString,
+                response_deserializer=vectron_dot_v1_dot_gateway__pb2.PayloadIndexReply.FromString,
+                _registered_method=True)
+        self.DropPayloadIndex = channel.unary_unary(
+                '/vectron.v1.VectronService/DropPayloadIndex',
+                request_serializer=vectron_dot_v1_dot_gateway__pb2.PayloadIndexSpecRequest.SerializeToString,
+                response_deserializer=vectron_dot_v1_dot_gateway__pb2.PayloadIndexReply.FromString,
+                _registered_method=True)
         self.Upsert = channel.unary_unary(
                 '/vectron.v1.VectronService/Upsert',
                 request_serializer=vectron_dot_v1_dot_gateway__pb2.UpsertPointsRequest.SerializeToString,
@@ -206,6 +216,18 @@ class VectronServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def DropCollection(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CreatePayloadIndex(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DropPayloadIndex(self, request, context):
         """Missing associated documentation comment in .proto file."""
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -337,6 +359,16 @@ def add_VectronServiceServicer_to_server(servicer, server):
                     servicer.DropCollection,
                     request_deserializer=vectron_dot_v1_dot_gateway__pb2.CollectionName.FromString,
                     response_serializer=vectron_dot_v1_dot_gateway__pb2.DropReply.SerializeToString,
+            ),
+            'CreatePayloadIndex': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreatePayloadIndex,
+                    request_deserializer=vectron_dot_v1_dot_gateway__pb2.PayloadIndexSpecRequest.FromString,
+                    response_serializer=vectron_dot_v1_dot_gateway__pb2.PayloadIndexReply.SerializeToString,
+            ),
+            'DropPayloadIndex': grpc.unary_unary_rpc_method_handler(
+                    servicer.DropPayloadIndex,
+                    request_deserializer=vectron_dot_v1_dot_gateway__pb2.PayloadIndexSpecRequest.FromString,
+                    response_serializer=vectron_dot_v1_dot_gateway__pb2.PayloadIndexReply.SerializeToString,
             ),
             'Upsert': grpc.unary_unary_rpc_method_handler(
                     servicer.Upsert,
@@ -669,6 +701,60 @@ class VectronService:
             '/vectron.v1.VectronService/DropCollection',
             vectron_dot_v1_dot_gateway__pb2.CollectionName.SerializeToString,
             vectron_dot_v1_dot_gateway__pb2.DropReply.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreatePayloadIndex(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/vectron.v1.VectronService/CreatePayloadIndex',
+            vectron_dot_v1_dot_gateway__pb2.PayloadIndexSpecRequest.SerializeToString,
+            vectron_dot_v1_dot_gateway__pb2.PayloadIndexReply.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DropPayloadIndex(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/vectron.v1.VectronService/DropPayloadIndex',
+            vectron_dot_v1_dot_gateway__pb2.PayloadIndexSpecRequest.SerializeToString,
+            vectron_dot_v1_dot_gateway__pb2.PayloadIndexReply.FromString,
             options,
             channel_credentials,
             insecure,

@@ -60,8 +60,16 @@ class ShardInfo(_message.Message):
     leader_grpc_address: str
     def __init__(self, shard_id: _Optional[int] = ..., replicas: _Optional[_Iterable[_Union[ReplicaInfo, _Mapping]]] = ..., leader_worker_id: _Optional[str] = ..., leader_grpc_address: _Optional[str] = ...) -> None: ...
 
+class PayloadIndexSpec(_message.Message):
+    __slots__ = ("field", "type")
+    FIELD_FIELD_NUMBER: _ClassVar[int]
+    TYPE_FIELD_NUMBER: _ClassVar[int]
+    field: str
+    type: str
+    def __init__(self, field: _Optional[str] = ..., type: _Optional[str] = ...) -> None: ...
+
 class CollectionInfo(_message.Message):
-    __slots__ = ("collection_id", "owner", "name", "dimension", "distance", "shard_count", "replication_factor", "hnsw", "epoch", "hash_scheme", "created_at_ms")
+    __slots__ = ("collection_id", "owner", "name", "dimension", "distance", "shard_count", "replication_factor", "hnsw", "epoch", "hash_scheme", "created_at_ms", "payload_indexes", "auto_index_off")
     COLLECTION_ID_FIELD_NUMBER: _ClassVar[int]
     OWNER_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
@@ -73,6 +81,8 @@ class CollectionInfo(_message.Message):
     EPOCH_FIELD_NUMBER: _ClassVar[int]
     HASH_SCHEME_FIELD_NUMBER: _ClassVar[int]
     CREATED_AT_MS_FIELD_NUMBER: _ClassVar[int]
+    PAYLOAD_INDEXES_FIELD_NUMBER: _ClassVar[int]
+    AUTO_INDEX_OFF_FIELD_NUMBER: _ClassVar[int]
     collection_id: str
     owner: str
     name: str
@@ -84,7 +94,9 @@ class CollectionInfo(_message.Message):
     epoch: int
     hash_scheme: str
     created_at_ms: int
-    def __init__(self, collection_id: _Optional[str] = ..., owner: _Optional[str] = ..., name: _Optional[str] = ..., dimension: _Optional[int] = ..., distance: _Optional[str] = ..., shard_count: _Optional[int] = ..., replication_factor: _Optional[int] = ..., hnsw: _Optional[_Union[HnswConfig, _Mapping]] = ..., epoch: _Optional[int] = ..., hash_scheme: _Optional[str] = ..., created_at_ms: _Optional[int] = ...) -> None: ...
+    payload_indexes: _containers.RepeatedCompositeFieldContainer[PayloadIndexSpec]
+    auto_index_off: bool
+    def __init__(self, collection_id: _Optional[str] = ..., owner: _Optional[str] = ..., name: _Optional[str] = ..., dimension: _Optional[int] = ..., distance: _Optional[str] = ..., shard_count: _Optional[int] = ..., replication_factor: _Optional[int] = ..., hnsw: _Optional[_Union[HnswConfig, _Mapping]] = ..., epoch: _Optional[int] = ..., hash_scheme: _Optional[str] = ..., created_at_ms: _Optional[int] = ..., payload_indexes: _Optional[_Iterable[_Union[PayloadIndexSpec, _Mapping]]] = ..., auto_index_off: _Optional[bool] = ...) -> None: ...
 
 class RoutingTable(_message.Message):
     __slots__ = ("collection", "shards", "epoch")
@@ -155,7 +167,7 @@ class HeartbeatResponse(_message.Message):
     def __init__(self, placement_version: _Optional[int] = ..., assignments: _Optional[_Iterable[_Union[ReplicaAssignment, _Mapping]]] = ...) -> None: ...
 
 class CreateCollectionRequest(_message.Message):
-    __slots__ = ("owner", "name", "dimension", "distance", "shard_count", "replication_factor", "hnsw")
+    __slots__ = ("owner", "name", "dimension", "distance", "shard_count", "replication_factor", "hnsw", "payload_indexes", "auto_index_off")
     OWNER_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
     DIMENSION_FIELD_NUMBER: _ClassVar[int]
@@ -163,6 +175,8 @@ class CreateCollectionRequest(_message.Message):
     SHARD_COUNT_FIELD_NUMBER: _ClassVar[int]
     REPLICATION_FACTOR_FIELD_NUMBER: _ClassVar[int]
     HNSW_FIELD_NUMBER: _ClassVar[int]
+    PAYLOAD_INDEXES_FIELD_NUMBER: _ClassVar[int]
+    AUTO_INDEX_OFF_FIELD_NUMBER: _ClassVar[int]
     owner: str
     name: str
     dimension: int
@@ -170,7 +184,9 @@ class CreateCollectionRequest(_message.Message):
     shard_count: int
     replication_factor: int
     hnsw: HnswConfig
-    def __init__(self, owner: _Optional[str] = ..., name: _Optional[str] = ..., dimension: _Optional[int] = ..., distance: _Optional[str] = ..., shard_count: _Optional[int] = ..., replication_factor: _Optional[int] = ..., hnsw: _Optional[_Union[HnswConfig, _Mapping]] = ...) -> None: ...
+    payload_indexes: _containers.RepeatedCompositeFieldContainer[PayloadIndexSpec]
+    auto_index_off: bool
+    def __init__(self, owner: _Optional[str] = ..., name: _Optional[str] = ..., dimension: _Optional[int] = ..., distance: _Optional[str] = ..., shard_count: _Optional[int] = ..., replication_factor: _Optional[int] = ..., hnsw: _Optional[_Union[HnswConfig, _Mapping]] = ..., payload_indexes: _Optional[_Iterable[_Union[PayloadIndexSpec, _Mapping]]] = ..., auto_index_off: _Optional[bool] = ...) -> None: ...
 
 class CreateCollectionResponse(_message.Message):
     __slots__ = ("routing",)
@@ -254,6 +270,24 @@ class GetWorkerResponse(_message.Message):
     epoch: int
     def __init__(self, grpc_address: _Optional[str] = ..., shard_id: _Optional[int] = ..., collection_id: _Optional[str] = ..., epoch: _Optional[int] = ...) -> None: ...
 
+class SetPayloadIndexRequest(_message.Message):
+    __slots__ = ("collection", "index", "drop")
+    COLLECTION_FIELD_NUMBER: _ClassVar[int]
+    INDEX_FIELD_NUMBER: _ClassVar[int]
+    DROP_FIELD_NUMBER: _ClassVar[int]
+    collection: CollectionRef
+    index: PayloadIndexSpec
+    drop: bool
+    def __init__(self, collection: _Optional[_Union[CollectionRef, _Mapping]] = ..., index: _Optional[_Union[PayloadIndexSpec, _Mapping]] = ..., drop: _Optional[bool] = ...) -> None: ...
+
+class SetPayloadIndexResponse(_message.Message):
+    __slots__ = ("collection", "changed")
+    COLLECTION_FIELD_NUMBER: _ClassVar[int]
+    CHANGED_FIELD_NUMBER: _ClassVar[int]
+    collection: CollectionInfo
+    changed: bool
+    def __init__(self, collection: _Optional[_Union[CollectionInfo, _Mapping]] = ..., changed: _Optional[bool] = ...) -> None: ...
+
 class ListWorkersRequest(_message.Message):
     __slots__ = ()
     def __init__(self) -> None: ...
@@ -311,19 +345,33 @@ class MoveReplicaCmd(_message.Message):
     to_worker_id: str
     def __init__(self, collection_id: _Optional[str] = ..., shard_id: _Optional[int] = ..., from_worker_id: _Optional[str] = ..., to_worker_id: _Optional[str] = ...) -> None: ...
 
+class SetPayloadIndexCmd(_message.Message):
+    __slots__ = ("owner", "name", "index", "drop")
+    OWNER_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    INDEX_FIELD_NUMBER: _ClassVar[int]
+    DROP_FIELD_NUMBER: _ClassVar[int]
+    owner: str
+    name: str
+    index: PayloadIndexSpec
+    drop: bool
+    def __init__(self, owner: _Optional[str] = ..., name: _Optional[str] = ..., index: _Optional[_Union[PayloadIndexSpec, _Mapping]] = ..., drop: _Optional[bool] = ...) -> None: ...
+
 class PlacementCommand(_message.Message):
-    __slots__ = ("register_worker", "create_collection", "drop_collection", "set_worker_dead", "move_replica")
+    __slots__ = ("register_worker", "create_collection", "drop_collection", "set_worker_dead", "move_replica", "set_payload_index")
     REGISTER_WORKER_FIELD_NUMBER: _ClassVar[int]
     CREATE_COLLECTION_FIELD_NUMBER: _ClassVar[int]
     DROP_COLLECTION_FIELD_NUMBER: _ClassVar[int]
     SET_WORKER_DEAD_FIELD_NUMBER: _ClassVar[int]
     MOVE_REPLICA_FIELD_NUMBER: _ClassVar[int]
+    SET_PAYLOAD_INDEX_FIELD_NUMBER: _ClassVar[int]
     register_worker: RegisterWorkerCmd
     create_collection: CreateCollectionCmd
     drop_collection: DropCollectionCmd
     set_worker_dead: SetWorkerDeadCmd
     move_replica: MoveReplicaCmd
-    def __init__(self, register_worker: _Optional[_Union[RegisterWorkerCmd, _Mapping]] = ..., create_collection: _Optional[_Union[CreateCollectionCmd, _Mapping]] = ..., drop_collection: _Optional[_Union[DropCollectionCmd, _Mapping]] = ..., set_worker_dead: _Optional[_Union[SetWorkerDeadCmd, _Mapping]] = ..., move_replica: _Optional[_Union[MoveReplicaCmd, _Mapping]] = ...) -> None: ...
+    set_payload_index: SetPayloadIndexCmd
+    def __init__(self, register_worker: _Optional[_Union[RegisterWorkerCmd, _Mapping]] = ..., create_collection: _Optional[_Union[CreateCollectionCmd, _Mapping]] = ..., drop_collection: _Optional[_Union[DropCollectionCmd, _Mapping]] = ..., set_worker_dead: _Optional[_Union[SetWorkerDeadCmd, _Mapping]] = ..., move_replica: _Optional[_Union[MoveReplicaCmd, _Mapping]] = ..., set_payload_index: _Optional[_Union[SetPayloadIndexCmd, _Mapping]] = ...) -> None: ...
 
 class PlacementError(_message.Message):
     __slots__ = ("code", "message", "field")
@@ -336,16 +384,18 @@ class PlacementError(_message.Message):
     def __init__(self, code: _Optional[str] = ..., message: _Optional[str] = ..., field: _Optional[str] = ...) -> None: ...
 
 class PlacementResult(_message.Message):
-    __slots__ = ("error", "ok", "worker", "routing")
+    __slots__ = ("error", "ok", "worker", "routing", "payload_index")
     ERROR_FIELD_NUMBER: _ClassVar[int]
     OK_FIELD_NUMBER: _ClassVar[int]
     WORKER_FIELD_NUMBER: _ClassVar[int]
     ROUTING_FIELD_NUMBER: _ClassVar[int]
+    PAYLOAD_INDEX_FIELD_NUMBER: _ClassVar[int]
     error: PlacementError
     ok: bool
     worker: WorkerInfo
     routing: RoutingTable
-    def __init__(self, error: _Optional[_Union[PlacementError, _Mapping]] = ..., ok: _Optional[bool] = ..., worker: _Optional[_Union[WorkerInfo, _Mapping]] = ..., routing: _Optional[_Union[RoutingTable, _Mapping]] = ...) -> None: ...
+    payload_index: SetPayloadIndexResponse
+    def __init__(self, error: _Optional[_Union[PlacementError, _Mapping]] = ..., ok: _Optional[bool] = ..., worker: _Optional[_Union[WorkerInfo, _Mapping]] = ..., routing: _Optional[_Union[RoutingTable, _Mapping]] = ..., payload_index: _Optional[_Union[SetPayloadIndexResponse, _Mapping]] = ...) -> None: ...
 
 class CollectionRecord(_message.Message):
     __slots__ = ("collection", "shards")

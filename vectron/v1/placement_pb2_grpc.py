@@ -79,6 +79,11 @@ class PlacementServiceStub:
                 request_serializer=vectron_dot_v1_dot_placement__pb2.ListWorkersRequest.SerializeToString,
                 response_deserializer=vectron_dot_v1_dot_placement__pb2.ListWorkersResponse.FromString,
                 _registered_method=True)
+        self.SetPayloadIndex = channel.unary_unary(
+                '/vectron.v1.PlacementService/SetPayloadIndex',
+                request_serializer=vectron_dot_v1_dot_placement__pb2.SetPayloadIndexRequest.SerializeToString,
+                response_deserializer=vectron_dot_v1_dot_placement__pb2.SetPayloadIndexResponse.FromString,
+                _registered_method=True)
 
 
 class PlacementServiceServicer:
@@ -138,6 +143,12 @@ class PlacementServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def SetPayloadIndex(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_PlacementServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -185,6 +196,11 @@ def add_PlacementServiceServicer_to_server(servicer, server):
                     servicer.ListWorkers,
                     request_deserializer=vectron_dot_v1_dot_placement__pb2.ListWorkersRequest.FromString,
                     response_serializer=vectron_dot_v1_dot_placement__pb2.ListWorkersResponse.SerializeToString,
+            ),
+            'SetPayloadIndex': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetPayloadIndex,
+                    request_deserializer=vectron_dot_v1_dot_placement__pb2.SetPayloadIndexRequest.FromString,
+                    response_serializer=vectron_dot_v1_dot_placement__pb2.SetPayloadIndexResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -430,6 +446,33 @@ class PlacementService:
             '/vectron.v1.PlacementService/ListWorkers',
             vectron_dot_v1_dot_placement__pb2.ListWorkersRequest.SerializeToString,
             vectron_dot_v1_dot_placement__pb2.ListWorkersResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetPayloadIndex(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/vectron.v1.PlacementService/SetPayloadIndex',
+            vectron_dot_v1_dot_placement__pb2.SetPayloadIndexRequest.SerializeToString,
+            vectron_dot_v1_dot_placement__pb2.SetPayloadIndexResponse.FromString,
             options,
             channel_credentials,
             insecure,

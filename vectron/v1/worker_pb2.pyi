@@ -173,6 +173,42 @@ class CountResponse(_message.Message):
     count: int
     def __init__(self, count: _Optional[int] = ...) -> None: ...
 
+class PayloadIndexRequest(_message.Message):
+    __slots__ = ("shard", "field", "type", "drop", "request_id")
+    SHARD_FIELD_NUMBER: _ClassVar[int]
+    FIELD_FIELD_NUMBER: _ClassVar[int]
+    TYPE_FIELD_NUMBER: _ClassVar[int]
+    DROP_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    shard: ShardRef
+    field: str
+    type: str
+    drop: bool
+    request_id: str
+    def __init__(self, shard: _Optional[_Union[ShardRef, _Mapping]] = ..., field: _Optional[str] = ..., type: _Optional[str] = ..., drop: _Optional[bool] = ..., request_id: _Optional[str] = ...) -> None: ...
+
+class PayloadIndexesRequest(_message.Message):
+    __slots__ = ("shard",)
+    SHARD_FIELD_NUMBER: _ClassVar[int]
+    shard: ShardRef
+    def __init__(self, shard: _Optional[_Union[ShardRef, _Mapping]] = ...) -> None: ...
+
+class PayloadIndexInfo(_message.Message):
+    __slots__ = ("field", "type", "automatic")
+    FIELD_FIELD_NUMBER: _ClassVar[int]
+    TYPE_FIELD_NUMBER: _ClassVar[int]
+    AUTOMATIC_FIELD_NUMBER: _ClassVar[int]
+    field: str
+    type: str
+    automatic: bool
+    def __init__(self, field: _Optional[str] = ..., type: _Optional[str] = ..., automatic: _Optional[bool] = ...) -> None: ...
+
+class PayloadIndexesResponse(_message.Message):
+    __slots__ = ("indexes",)
+    INDEXES_FIELD_NUMBER: _ClassVar[int]
+    indexes: _containers.RepeatedCompositeFieldContainer[PayloadIndexInfo]
+    def __init__(self, indexes: _Optional[_Iterable[_Union[PayloadIndexInfo, _Mapping]]] = ...) -> None: ...
+
 class ShardStatus(_message.Message):
     __slots__ = ("collection_id", "shard_id", "epoch", "raft_address", "replicas", "role", "leader", "leader_grpc_address", "term", "commit_index", "applied_index", "point_count", "ready")
     COLLECTION_ID_FIELD_NUMBER: _ClassVar[int]
@@ -259,15 +295,27 @@ class SetPayloadCmd(_message.Message):
     overwrite: bool
     def __init__(self, ids: _Optional[_Iterable[_Union[_points_pb2.PointId, _Mapping]]] = ..., payload_json: _Optional[str] = ..., overwrite: _Optional[bool] = ...) -> None: ...
 
+class PayloadIndexCmd(_message.Message):
+    __slots__ = ("field", "type", "drop")
+    FIELD_FIELD_NUMBER: _ClassVar[int]
+    TYPE_FIELD_NUMBER: _ClassVar[int]
+    DROP_FIELD_NUMBER: _ClassVar[int]
+    field: str
+    type: str
+    drop: bool
+    def __init__(self, field: _Optional[str] = ..., type: _Optional[str] = ..., drop: _Optional[bool] = ...) -> None: ...
+
 class ShardCommand(_message.Message):
-    __slots__ = ("upsert", "delete", "set_payload")
+    __slots__ = ("upsert", "delete", "set_payload", "payload_index")
     UPSERT_FIELD_NUMBER: _ClassVar[int]
     DELETE_FIELD_NUMBER: _ClassVar[int]
     SET_PAYLOAD_FIELD_NUMBER: _ClassVar[int]
+    PAYLOAD_INDEX_FIELD_NUMBER: _ClassVar[int]
     upsert: UpsertCmd
     delete: DeleteCmd
     set_payload: SetPayloadCmd
-    def __init__(self, upsert: _Optional[_Union[UpsertCmd, _Mapping]] = ..., delete: _Optional[_Union[DeleteCmd, _Mapping]] = ..., set_payload: _Optional[_Union[SetPayloadCmd, _Mapping]] = ...) -> None: ...
+    payload_index: PayloadIndexCmd
+    def __init__(self, upsert: _Optional[_Union[UpsertCmd, _Mapping]] = ..., delete: _Optional[_Union[DeleteCmd, _Mapping]] = ..., set_payload: _Optional[_Union[SetPayloadCmd, _Mapping]] = ..., payload_index: _Optional[_Union[PayloadIndexCmd, _Mapping]] = ...) -> None: ...
 
 class ShardError(_message.Message):
     __slots__ = ("code", "message", "field")

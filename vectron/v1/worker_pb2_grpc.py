@@ -74,6 +74,16 @@ class WorkerServiceStub:
                 request_serializer=vectron_dot_v1_dot_worker__pb2.ShardStatusRequest.SerializeToString,
                 response_deserializer=vectron_dot_v1_dot_worker__pb2.ShardStatusResponse.FromString,
                 _registered_method=True)
+        self.PayloadIndex = channel.unary_unary(
+                '/vectron.v1.WorkerService/PayloadIndex',
+                request_serializer=vectron_dot_v1_dot_worker__pb2.PayloadIndexRequest.SerializeToString,
+                response_deserializer=vectron_dot_v1_dot_worker__pb2.WriteResponse.FromString,
+                _registered_method=True)
+        self.PayloadIndexes = channel.unary_unary(
+                '/vectron.v1.WorkerService/PayloadIndexes',
+                request_serializer=vectron_dot_v1_dot_worker__pb2.PayloadIndexesRequest.SerializeToString,
+                response_deserializer=vectron_dot_v1_dot_worker__pb2.PayloadIndexesResponse.FromString,
+                _registered_method=True)
         self.ExportShard = channel.unary_stream(
                 '/vectron.v1.WorkerService/ExportShard',
                 request_serializer=vectron_dot_v1_dot_worker__pb2.ExportShardRequest.SerializeToString,
@@ -132,6 +142,18 @@ class WorkerServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def PayloadIndex(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def PayloadIndexes(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def ExportShard(self, request, context):
         """a consistent copy of one shard's store (the leader's, after a read barrier), in chunks
         """
@@ -181,6 +203,16 @@ def add_WorkerServiceServicer_to_server(servicer, server):
                     servicer.ShardStatus,
                     request_deserializer=vectron_dot_v1_dot_worker__pb2.ShardStatusRequest.FromString,
                     response_serializer=vectron_dot_v1_dot_worker__pb2.ShardStatusResponse.SerializeToString,
+            ),
+            'PayloadIndex': grpc.unary_unary_rpc_method_handler(
+                    servicer.PayloadIndex,
+                    request_deserializer=vectron_dot_v1_dot_worker__pb2.PayloadIndexRequest.FromString,
+                    response_serializer=vectron_dot_v1_dot_worker__pb2.WriteResponse.SerializeToString,
+            ),
+            'PayloadIndexes': grpc.unary_unary_rpc_method_handler(
+                    servicer.PayloadIndexes,
+                    request_deserializer=vectron_dot_v1_dot_worker__pb2.PayloadIndexesRequest.FromString,
+                    response_serializer=vectron_dot_v1_dot_worker__pb2.PayloadIndexesResponse.SerializeToString,
             ),
             'ExportShard': grpc.unary_stream_rpc_method_handler(
                     servicer.ExportShard,
@@ -404,6 +436,60 @@ class WorkerService:
             '/vectron.v1.WorkerService/ShardStatus',
             vectron_dot_v1_dot_worker__pb2.ShardStatusRequest.SerializeToString,
             vectron_dot_v1_dot_worker__pb2.ShardStatusResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PayloadIndex(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/vectron.v1.WorkerService/PayloadIndex',
+            vectron_dot_v1_dot_worker__pb2.PayloadIndexRequest.SerializeToString,
+            vectron_dot_v1_dot_worker__pb2.WriteResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PayloadIndexes(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/vectron.v1.WorkerService/PayloadIndexes',
+            vectron_dot_v1_dot_worker__pb2.PayloadIndexesRequest.SerializeToString,
+            vectron_dot_v1_dot_worker__pb2.PayloadIndexesResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -80,7 +80,8 @@ class LocalPlacement:
     def create_collection(self, req: placement_pb2.CreateCollectionRequest) -> placement_pb2.RoutingTable:
         hnsw = {k: v for k, v in (("m", req.hnsw.m), ("ef_construct", req.hnsw.ef_construct), ("ef", req.hnsw.ef)) if v}
         return self.service.create_collection(
-            req.owner, req.name, req.dimension, req.distance or "cosine", req.shard_count or 1, req.replication_factor or 1, hnsw or None
+            req.owner, req.name, req.dimension, req.distance or "cosine", req.shard_count or 1, req.replication_factor or 1, hnsw or None,
+            [(i.field, i.type) for i in req.payload_indexes], not req.auto_index_off,
         )
 
     def drop_collection(self, owner: str, name: str) -> None:
@@ -94,6 +95,9 @@ class LocalPlacement:
 
     def list_workers(self) -> list[placement_pb2.WorkerInfo]:
         return self.service.list_workers()
+
+    def set_payload_index(self, owner: str, name: str, field: str, index_type: str, drop: bool) -> placement_pb2.SetPayloadIndexResponse:
+        return self.service.set_payload_index(owner, name, field, index_type, drop)
 
 
 class LocalAuth:

@@ -59,9 +59,10 @@ from vectron.services.gateway.limits import TokenBucketLimiter
 from vectron.services.gateway.merge import in_order, scroll_page, top_k
 from vectron.services.gateway.results import CollectionDetail, Health, Page, SearchResult, ShardState
 from vectron.services.gateway.routing import PlacementBackend, Router, RoutingCache
-from vectron.services.gateway.shard_calls import CallPolicy, ShardCaller, settle_writes
+from vectron.services.gateway.shard_calls import CallPolicy, ShardCaller, settle_writes, worst
 from vectron.services.gateway.workers import Hit, Point, PointWrite, SearchSpec, ShardTarget, WorkerClient, WorkerClients, WorkerPool
 from vectron.services.placement.routing import group_by_shard
+from vectron.store import IndexInfo, check_index_field
 from vectron.v1 import placement_pb2
 from vectron.wire import PointId, id_order, payload_to_json
 
@@ -257,6 +258,8 @@ class Gateway:
                 shard_count=req.shards or self.config.default_shards,
                 replication_factor=req.replication_factor or self.config.default_replication_factor,
                 hnsw=placement_pb2.HnswConfig(m=hnsw.m or 0, ef_construct=hnsw.ef_construct or 0, ef=hnsw.ef or 0),
+                payload_indexes=[placement_pb2.PayloadIndexSpec(field=i.field, type=i.type) for i in req.payload_indexes or ()],
+                auto_index_off=not req.auto_index,
             )
         )
         self.routing.put(p.user_id, name, table)
@@ -270,19 +273,23 @@ class Gateway:
         p = self.authorize(api_key)
         table = self.routing.refresh(p.user_id, name)
 
-        def count(client: WorkerClient, shard: ShardTarget, timeout: float) -> int:
-            return client.count(shard, None, "", None, timeout)
+        def count(client: WorkerClient, shard: ShardTarget, timeout: float) -> tuple[int, list[IndexInfo]]:
+            return client.count(shard, None, "", None, timeout), client.payload_indexes(shard, timeout)
 
-        counts = self.shards.fan_out(p.user_id, name, {s.shard_id: count for s in table.shards}, write=False, attempts=2)
+        answers = self.shards.fan_out(p.user_id, name, {s.shard_id: count for s in table.shards}, write=False, attempts=2)
         shards = []
+        automatic: dict[str, IndexInfo] = {}
         for s in table.shards:
-            n = counts[s.shard_id]
-            if isinstance(n, VectronError):
-                shards.append(ShardState(s, f"unavailable: {n.message}", None))
+            answer = answers[s.shard_id]
+            if isinstance(answer, VectronError):
+                shards.append(ShardState(s, f"unavailable: {answer.message}", None))
             else:
-                shards.append(ShardState(s, "ok", n))
+                shards.append(ShardState(s, "ok", answer[0]))
+                automatic.update((i.field, i) for i in answer[1] if i.automatic)
         complete = all(s.points is not None for s in shards)
-        return CollectionDetail(table.collection, shards, sum(s.points or 0 for s in shards) if complete else None)
+        declared = [IndexInfo(i.field, i.type) for i in table.collection.payload_indexes]
+        indexes = declared + [i for f, i in sorted(automatic.items()) if f not in {d.field for d in declared}]
+        return CollectionDetail(table.collection, shards, sum(s.points or 0 for s in shards) if complete else None, indexes)
 
     def drop_collection(self, api_key: str | None, name: str) -> None:
         p = self.authorize(api_key, write=True)
@@ -292,6 +299,38 @@ class Gateway:
             raise CollectionNotFound(f"collection {name!r} not found", field="collection") from None
         finally:
             self.routing.forget(p.user_id, name)
+
+    # -- payload indexes ---------------------------------------------------------------
+    def create_payload_index(self, api_key: str | None, name: str, req: m.PayloadIndexIn) -> bool:
+        """Index a payload field on every shard. True if new (or of another type before),
+        False if it was already declared (see :meth:`_set_payload_index`)."""
+        return self._set_payload_index(self.authorize(api_key, write=True), name, req.field, req.type, drop=False)
+
+    def drop_payload_index(self, api_key: str | None, name: str, field: str) -> bool:
+        """Stop indexing a payload field on every shard. True if an index was declared on it."""
+        return self._set_payload_index(self.authorize(api_key, write=True), name, field, "", drop=True)
+
+    def _set_payload_index(self, p: Principal, name: str, field: str, index_type: str, *, drop: bool) -> bool:
+        """Declare the change in the collection's placement record first (a replica created
+        from then on starts with it), then send it through every shard's log (every replica
+        applies it; snapshots carry it). A shard that fails raises; the record already has
+        the change, and repeating the call (idempotent) completes it on every shard."""
+        check_index_field(field)
+        try:
+            reply = self.placement.set_payload_index(p.user_id, name, field, index_type, drop)
+        except NotFound:
+            raise CollectionNotFound(f"collection {name!r} not found", field="collection") from None
+        table = self.routing.refresh(p.user_id, name)
+        base = uuid.uuid4().hex
+
+        def send(rid: str) -> Callable[[WorkerClient, ShardTarget, float], int]:
+            return lambda client, shard, timeout: client.payload_index(shard, field, index_type, drop, rid, timeout)
+
+        results = self.shards.fan_out(p.user_id, name, {s.shard_id: send(f"{base}-{s.shard_id}") for s in table.shards}, write=True)
+        failed = [r for r in results.values() if isinstance(r, VectronError)]
+        if failed:
+            raise worst(failed)
+        return reply.changed
 
     # -- points ----------------------------------------------------------------------
     def upsert(self, api_key: str | None, name: str, req: m.UpsertRequest) -> int:

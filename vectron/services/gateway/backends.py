@@ -50,3 +50,9 @@ class PlacementClient:
 
     def list_workers(self) -> list[placement_pb2.WorkerInfo]:
         return list(self._call(lambda s, t: s.ListWorkers(placement_pb2.ListWorkersRequest(), timeout=t)).workers)
+
+    def set_payload_index(self, owner: str, name: str, field: str, index_type: str, drop: bool) -> placement_pb2.SetPayloadIndexResponse:
+        req = placement_pb2.SetPayloadIndexRequest(
+            collection=self._ref(owner, name), index=placement_pb2.PayloadIndexSpec(field=field, type=index_type), drop=drop
+        )
+        return self._call(lambda s, t: s.SetPayloadIndex(req, timeout=t), idempotent=True)

@@ -63,6 +63,7 @@ def key_out(info: ApiKeyInfo) -> m.ApiKeyOut:
 
 
 def collection_out(info: placement_pb2.CollectionInfo) -> m.CollectionOut:
+    """A collection as listed: its declared payload indexes (GET adds the automatic ones)."""
     return m.CollectionOut(
         name=info.name,
         dimension=info.dimension,
@@ -71,6 +72,8 @@ def collection_out(info: placement_pb2.CollectionInfo) -> m.CollectionOut:
         replication_factor=info.replication_factor,
         hnsw={"m": info.hnsw.m, "ef_construct": info.hnsw.ef_construct, "ef": info.hnsw.ef},
         created_at=m.ms_to_iso(info.created_at_ms),
+        payload_indexes=[m.PayloadIndexOut(field=i.field, type=i.type) for i in info.payload_indexes],
+        auto_index=not info.auto_index_off,
     )
 
 
@@ -89,6 +92,7 @@ def checked_filter(spec: dict[str, Any] | None) -> str:
 def collection_detail_out(detail: CollectionDetail) -> m.CollectionOut:
     out = collection_out(detail.info)
     out.points_count = detail.points
+    out.payload_indexes = [m.PayloadIndexOut(field=i.field, type=i.type, automatic=i.automatic) for i in detail.payload_indexes]
     out.shard_status = [
         m.ShardOut(
             shard_id=s.shard.shard_id,

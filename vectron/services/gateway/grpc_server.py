@@ -125,7 +125,12 @@ def _collection(info: placement_pb2.CollectionInfo, detail: CollectionDetail | N
         hnsw=pb.CollectionSpecHnsw(m=info.hnsw.m, ef_construct=info.hnsw.ef_construct, ef=info.hnsw.ef),
         created_at=m.ms_to_iso(info.created_at_ms),
         points_count=-1 if detail is None or detail.points is None else detail.points,
+        auto_index=not info.auto_index_off,
     )
+    if detail is None:
+        out.payload_indexes.extend(pb.PayloadIndexView(field=i.field, type=i.type) for i in info.payload_indexes)
+    else:
+        out.payload_indexes.extend(pb.PayloadIndexView(field=i.field, type=i.type, automatic=i.automatic) for i in detail.payload_indexes)
     for s in detail.shards if detail is not None else ():
         out.shard_status.add(
             shard_id=s.shard.shard_id, replicas=[r.worker_id for r in s.shard.replicas], leader=s.shard.leader_worker_id,
@@ -260,6 +265,8 @@ class VectronServicer(gateway_pb2_grpc.VectronServiceServicer):
         body = _model(m.CreateCollectionRequest, {
             "dimension": request.dimension, "distance": request.distance or "cosine", "shards": request.shards or None,
             "replication_factor": request.replication_factor or None, "hnsw": hnsw or None,
+            "payload_indexes": [{"field": i.field, "type": i.type} for i in request.payload_indexes] or None,
+            "auto_index": not request.auto_index_off,
         })
         return pb.CollectionReply(collection=_collection(self.g.create_collection(_credential(context), request.name, body)))
 
@@ -276,6 +283,15 @@ class VectronServicer(gateway_pb2_grpc.VectronServiceServicer):
     def DropCollection(self, request: pb.CollectionName, context: grpc.ServicerContext) -> pb.DropReply:
         self.g.drop_collection(_credential(context), request.name)
         return pb.DropReply(dropped=True)
+
+    @_rpc("create_payload_index")
+    def CreatePayloadIndex(self, request: pb.PayloadIndexSpecRequest, context: grpc.ServicerContext) -> pb.PayloadIndexReply:
+        body = _model(m.PayloadIndexIn, {"field": request.field, "type": request.type})
+        return pb.PayloadIndexReply(changed=self.g.create_payload_index(_credential(context), request.collection, body))
+
+    @_rpc("drop_payload_index")
+    def DropPayloadIndex(self, request: pb.PayloadIndexSpecRequest, context: grpc.ServicerContext) -> pb.PayloadIndexReply:
+        return pb.PayloadIndexReply(changed=self.g.drop_payload_index(_credential(context), request.collection, request.field))
 
     # -- points ------------------------------------------------------------------------
     @_rpc("upsert")

@@ -44,6 +44,10 @@ __all__ = [
     "ApiKeyList",
     "ApiKeyResponse",
     "HnswIn",
+    "PayloadIndexIn",
+    "PayloadIndexOut",
+    "PayloadIndexResponse",
+    "PayloadIndexDropped",
     "CreateCollectionRequest",
     "ShardOut",
     "CollectionOut",
@@ -78,6 +82,8 @@ PointIdT = Annotated[StrictInt, Field(ge=0, lt=MAX_INT_ID)] | Annotated[StrictSt
 Consistency = Literal["linearizable", "leader", "any"]
 Scope = Literal["read-write", "read-only"]
 Distance = Literal["cosine", "dot", "euclid"]  # the values of vectron.limits.Distance
+IndexType = Literal["keyword", "integer", "float", "bool"]  # vectron.store.payload_index.INDEX_TYPES
+MAX_PAYLOAD_INDEXES = 64  # payload indexes declared with a new collection
 #: a finite float (NaN and infinities are refused); integers are accepted as floats
 Component = StrictFloat
 
@@ -202,12 +208,36 @@ class HnswIn(_In):
     ef: StrictInt | None = Field(default=None, ge=HNSW_LIMITS["ef"][0], le=HNSW_LIMITS["ef"][1])
 
 
+class PayloadIndexIn(_In):
+    field: StrictStr = Field(description="dotted payload path, like a filter key: 'a.b'")
+    type: IndexType
+
+
+class PayloadIndexOut(BaseModel):
+    field: str
+    type: str
+    automatic: bool = Field(default=False, description="built by the store because filters used the field")
+
+
+class PayloadIndexResponse(BaseModel):
+    field: str
+    type: str
+    created: bool = Field(description="false: the index was already there (200)")
+
+
+class PayloadIndexDropped(BaseModel):
+    field: str
+    dropped: bool = Field(description="false: no index was declared on the field")
+
+
 class CreateCollectionRequest(_In):
     dimension: StrictInt = Field(ge=1, le=MAX_DIMENSION)
     distance: Distance = "cosine"
     shards: StrictInt | None = Field(default=None, ge=1, le=MAX_SHARDS)
     replication_factor: StrictInt | None = Field(default=None, ge=1, le=MAX_REPLICATION)
     hnsw: HnswIn | None = None
+    payload_indexes: list[PayloadIndexIn] | None = Field(default=None, max_length=MAX_PAYLOAD_INDEXES)
+    auto_index: StrictBool = Field(default=True, description="index the payload fields filters use, automatically")
 
 
 class ReplicaOut(BaseModel):
@@ -232,6 +262,8 @@ class CollectionOut(BaseModel):
     replication_factor: int
     hnsw: dict[str, int]
     created_at: str
+    payload_indexes: list[PayloadIndexOut] = Field(default_factory=list)
+    auto_index: bool = True
     points_count: int | None = None
     shard_status: list[ShardOut] | None = None
 

@@ -285,6 +285,23 @@ def create_app(
         g.drop_collection(key, collection)
         return m.DroppedResponse()
 
+    # -- payload indexes -----------------------------------------------------------------
+    @api.put(
+        "/collections/{collection}/index", status_code=201, response_model=m.PayloadIndexResponse, tags=["collections"],
+        responses={200: {"model": m.PayloadIndexResponse, "description": "the index was already there"}},
+    )
+    def create_payload_index(
+        collection: str, body: m.PayloadIndexIn, response: Response, key: str | None = Depends(_api_key)
+    ) -> m.PayloadIndexResponse:
+        created = g.create_payload_index(key, collection, body)
+        if not created:
+            response.status_code = 200
+        return m.PayloadIndexResponse(field=body.field, type=body.type, created=created)
+
+    @api.delete("/collections/{collection}/index/{field:path}", response_model=m.PayloadIndexDropped, tags=["collections"])
+    def drop_payload_index(collection: str, field: str, key: str | None = Depends(_api_key)) -> m.PayloadIndexDropped:
+        return m.PayloadIndexDropped(field=field, dropped=g.drop_payload_index(key, collection, field))
+
     # -- points --------------------------------------------------------------------------
     @api.post("/collections/{collection}/points", response_model=m.UpsertResponse, tags=["points"])
     def upsert(collection: str, body: m.UpsertRequest, key: str | None = Depends(_api_key)) -> m.UpsertResponse:

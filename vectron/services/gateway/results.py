@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from vectron.services.gateway.workers import Hit, Point
+from vectron.store import IndexInfo
 from vectron.v1 import placement_pb2
 from vectron.wire import PointId
 
@@ -28,6 +29,8 @@ class CollectionDetail:
     shards: list[ShardState]
     #: None when some shard could not answer
     points: int | None
+    #: the declared payload indexes, then the automatic ones some shard reported
+    payload_indexes: list[IndexInfo] = field(default_factory=list)
 
 
 @dataclass(frozen=True)

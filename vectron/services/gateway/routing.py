@@ -39,6 +39,8 @@ class PlacementBackend(Protocol):
 
     def list_workers(self) -> list[placement_pb2.WorkerInfo]: ...
 
+    def set_payload_index(self, owner: str, name: str, field: str, index_type: str, drop: bool) -> placement_pb2.SetPayloadIndexResponse: ...
+
 
 @dataclass
 class _Cached:

@@ -22,6 +22,7 @@ import grpc
 from vectron.errors import Indeterminate, StorageError, Unavailable, VectronError
 from vectron.services.channels import open_channel
 from vectron.services.grpc_errors import error_from_rpc_error, may_have_been_applied
+from vectron.store import IndexInfo
 from vectron.v1 import points_pb2, worker_pb2, worker_pb2_grpc
 from vectron.wire import PointId, id_from_proto, id_to_proto, ids_to_proto, payload_from_json
 
@@ -135,6 +136,10 @@ class WorkerClient(Protocol):
         """Write a consistent copy of the shard's store to ``out`` (from its start; a retry
         rewrites it). ``timeout`` bounds the whole transfer."""
         ...
+
+    def payload_index(self, shard: ShardTarget, field: str, index_type: str, drop: bool, request_id: str, timeout: float) -> int: ...
+
+    def payload_indexes(self, shard: ShardTarget, timeout: float) -> list[IndexInfo]: ...
 
 
 class WorkerClients(Protocol):
@@ -287,6 +292,14 @@ class GrpcWorkerClient:
 
         _rpc(transfer, write=False)
 
+    def payload_index(self, shard: ShardTarget, field: str, index_type: str, drop: bool, request_id: str, timeout: float) -> int:
+        msg = worker_pb2.PayloadIndexRequest(shard=_ref(shard), field=field, type=index_type, drop=drop, request_id=request_id)
+        return int(_rpc(lambda: self._stub.PayloadIndex(msg, timeout=timeout), write=True).affected)
+
+    def payload_indexes(self, shard: ShardTarget, timeout: float) -> list[IndexInfo]:
+        reply = _rpc(lambda: self._stub.PayloadIndexes(worker_pb2.PayloadIndexesRequest(shard=_ref(shard)), timeout=timeout), write=False)
+        return [IndexInfo(i.field, i.type, i.automatic) for i in reply.indexes]
+
 
 # -- in this process ---------------------------------------------------------------------------
 
@@ -364,6 +377,12 @@ class LocalWorkerClient:
         out.truncate()
         self._service.export_shard(self._key(shard), out, timeout)
         out.flush()
+
+    def payload_index(self, shard: ShardTarget, field: str, index_type: str, drop: bool, request_id: str, timeout: float) -> int:
+        return self._service.payload_index(self._key(shard), field, index_type, drop, request_id, timeout=timeout).affected
+
+    def payload_indexes(self, shard: ShardTarget, timeout: float) -> list[IndexInfo]:
+        return self._service.payload_indexes(self._key(shard), timeout=timeout)
 
 
 class WorkerPool:

@@ -168,12 +168,33 @@ def _move_replica(store: PlacementStorage, txn: lmdb.Transaction, entry: Entry, 
     return placement_pb2.PlacementResult(routing=placement_pb2.RoutingTable(collection=record.collection, shards=record.shards, epoch=entry.index))
 
 
+def _set_payload_index(store: PlacementStorage, txn: lmdb.Transaction, entry: Entry, cmd: placement_pb2.SetPayloadIndexCmd) -> placement_pb2.PlacementResult:
+    """Declare or undeclare a payload index in the collection record (the epoch does not move:
+    routing is unchanged). Not changed: nothing is written."""
+    record = store.collection(txn, cmd.owner, cmd.name)
+    if record is None:
+        return error_result(CollectionNotFound(f"collection {cmd.name!r} not found", field="name"))
+    indexes = record.collection.payload_indexes
+    before = {i.field: i.type for i in indexes}
+    kept = [i for i in indexes if i.field != cmd.index.field]
+    if not cmd.drop:
+        kept.append(placement_pb2.PayloadIndexSpec(field=cmd.index.field, type=cmd.index.type))
+    changed = {i.field: i.type for i in kept} != before
+    if changed:
+        del indexes[:]
+        indexes.extend(kept)
+        store.put_collection(txn, record)
+        store.bump_version(txn)
+    return placement_pb2.PlacementResult(payload_index=placement_pb2.SetPayloadIndexResponse(collection=record.collection, changed=changed))
+
+
 _HANDLERS: dict[str, Callable[[PlacementStorage, lmdb.Transaction, Entry, object], placement_pb2.PlacementResult]] = {
     "register_worker": _register_worker,  # type: ignore[dict-item]
     "create_collection": _create_collection,  # type: ignore[dict-item]
     "drop_collection": _drop_collection,  # type: ignore[dict-item]
     "set_worker_dead": _set_worker_dead,  # type: ignore[dict-item]
     "move_replica": _move_replica,  # type: ignore[dict-item]
+    "set_payload_index": _set_payload_index,  # type: ignore[dict-item]
 }
 
 

@@ -45,6 +45,8 @@ class PlacementServicer(placement_pb2_grpc.PlacementServiceServicer):
             request.shard_count or 1,
             request.replication_factor or 1,
             hnsw or None,
+            [(i.field, i.type) for i in request.payload_indexes],
+            not request.auto_index_off,
         )
         return placement_pb2.CreateCollectionResponse(routing=routing)
 
@@ -75,3 +77,7 @@ class PlacementServicer(placement_pb2_grpc.PlacementServiceServicer):
     @grpc_error_boundary
     def ListWorkers(self, request: placement_pb2.ListWorkersRequest, context: grpc.ServicerContext) -> placement_pb2.ListWorkersResponse:
         return placement_pb2.ListWorkersResponse(workers=self.service.list_workers())
+
+    @grpc_error_boundary
+    def SetPayloadIndex(self, request: placement_pb2.SetPayloadIndexRequest, context: grpc.ServicerContext) -> placement_pb2.SetPayloadIndexResponse:
+        return self.service.set_payload_index(*_ref(request.collection), request.index.field, request.index.type, request.drop)

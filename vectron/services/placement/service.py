@@ -31,7 +31,7 @@ from vectron.services.placement.commands import decode_result
 from vectron.services.placement.fsm import PlacementStateMachine
 from vectron.services.placement.routing import HASH_SCHEME, shard_of
 from vectron.limits import DISTANCES, MAX_DIMENSION, MAX_REPLICATION, MAX_SHARDS, check_name
-from vectron.store import check_hnsw
+from vectron.store import check_hnsw, check_index_field, check_index_type
 from vectron.v1 import placement_pb2
 
 __all__ = ["PlacementConfig", "PlacementService", "Liveness", "MAX_SHARDS", "MAX_REPLICATION"]
@@ -126,6 +126,18 @@ def _check_range(value: Any, name: str, lo: int, hi: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
         raise InvalidArgument(f"{name} must be an integer in [{lo}, {hi}], got {value!r}", field=name)
     return value
+
+
+def check_payload_indexes(specs: Sequence[tuple[str, str]], where: str = "payload_indexes") -> list[tuple[str, str]]:
+    """(field, type) pairs of a new collection: each checked, no field twice (400 naming the entry)."""
+    seen: set[str] = set()
+    for i, (field_name, index_type) in enumerate(specs):
+        check_index_field(field_name, f"{where}[{i}].field")
+        check_index_type(index_type, f"{where}[{i}].type")
+        if field_name in seen:
+            raise InvalidArgument(f"{where}[{i}].field: {field_name!r} is indexed twice", field=f"{where}[{i}].field")
+        seen.add(field_name)
+    return list(specs)
 
 
 def choose_workers(
@@ -318,9 +330,13 @@ class PlacementService:
         shard_count: int = 1,
         replication_factor: int = 1,
         hnsw: dict[str, int] | None = None,
+        payload_indexes: Sequence[tuple[str, str]] = (),
+        auto_index: bool = True,
     ) -> placement_pb2.RoutingTable:
         """Create a collection and place its shards. ALREADY_EXISTS if the owner has one of
-        that name; INVALID_ARGUMENT if the replication factor exceeds the live workers."""
+        that name; INVALID_ARGUMENT if the replication factor exceeds the live workers.
+        ``payload_indexes``: (field, type) pairs every shard creates its collection with;
+        ``auto_index`` False: its shards build no automatic payload indexes."""
         _check_owner(owner)
         check_name(name)
         _check_range(dimension, "dimension", 1, MAX_DIMENSION)
@@ -329,6 +345,7 @@ class PlacementService:
         _check_range(shard_count, "shard_count", 1, MAX_SHARDS)
         _check_range(replication_factor, "replication_factor", 1, MAX_REPLICATION)
         params = check_hnsw(hnsw)
+        indexes = check_payload_indexes(payload_indexes)
 
         def read(fsm: PlacementStateMachine) -> tuple[bool, list[placement_pb2.WorkerInfo], dict[str, int]]:
             return fsm.read(lambda s, txn: (s.collection(txn, owner, name) is not None, s.workers(txn), s.replica_counts(txn)))
@@ -354,6 +371,8 @@ class PlacementService:
             hnsw=placement_pb2.HnswConfig(m=params.m, ef_construct=params.ef_construct, ef=params.ef),
             hash_scheme=HASH_SCHEME,
             created_at_ms=int(self._clock() * 1000),
+            payload_indexes=[placement_pb2.PayloadIndexSpec(field=f, type=t) for f, t in indexes],
+            auto_index_off=not auto_index,
         )
         cmd = placement_pb2.CreateCollectionCmd(collection=info)
         for worker_ids in placement:
@@ -367,6 +386,26 @@ class PlacementService:
         self._record(owner, name)
         self._propose(placement_pb2.PlacementCommand(drop_collection=placement_pb2.DropCollectionCmd(owner=owner, name=name)))
         log.info("dropped collection %s/%s", owner, name)
+
+    def set_payload_index(
+        self, owner: str, name: str, field: str, index_type: str = "", drop: bool = False
+    ) -> placement_pb2.SetPayloadIndexResponse:
+        """Declare (or with ``drop`` undeclare) a payload index in the collection record; a
+        replica created from then on creates its store collection with it. Idempotent:
+        ``changed`` says whether the record moved (no log entry when it would not)."""
+        check_index_field(field)
+        if not drop:
+            check_index_type(index_type)
+        record = self._record(owner, name)
+        declared = {i.field: i.type for i in record.collection.payload_indexes}
+        if (field not in declared) if drop else (declared.get(field) == index_type):
+            return placement_pb2.SetPayloadIndexResponse(collection=record.collection, changed=False)
+        cmd = placement_pb2.SetPayloadIndexCmd(
+            owner=owner, name=name, index=placement_pb2.PayloadIndexSpec(field=field, type="" if drop else index_type), drop=drop
+        )
+        result = self._propose(placement_pb2.PlacementCommand(set_payload_index=cmd))
+        log.info("%s payload index %r on %s/%s", "dropped" if drop else f"declared {index_type}", field, owner, name)
+        return result.payload_index
 
     def list_collections(self, owner: str) -> list[placement_pb2.CollectionInfo]:
         _check_owner(owner)

@@ -8,8 +8,10 @@ entry at or below the stored applied index is skipped (pysyncobj replays its
 journal on restart); a request id already applied is answered from its dedup
 record. A command the store refuses (bad dimension, bad filter...) is recorded
 as an error result with an empty batch, so the applied index still moves and
-every replica answers the same. Snapshots are the collection's compacted LMDB
-copy (the dedup records and applied index included); restoring rebuilds the
+every replica answers the same. A payload index command changes the collection's
+declared indexes in its own transaction just before the entry's metadata (replaying
+it after a crash in between is a no-op). Snapshots are the collection's compacted LMDB
+copy (the dedup records, applied index and declared payload indexes included); restoring rebuilds the
 HNSW index from it.
 
 Threading: ``apply``, ``snapshot`` and ``restore`` come from the group's Raft
@@ -155,6 +157,13 @@ class ShardStateMachine(StateMachine):
             payload = json.loads(cmd.payload_json)
             op: WriteOp = OverwritePayload(ids, payload) if cmd.overwrite else SetPayload(ids, payload)
             return [op], len(self.collection.get(ids, with_payload=False))
+        if kind == "payload_index":  # applied here, in its own transaction; idempotent if the entry is replayed
+            cmd = command.payload_index
+            if cmd.drop:
+                changed = self.collection.drop_payload_index(cmd.field)
+            else:
+                changed = self.collection.create_payload_index(cmd.field, cmd.type)
+            return [], int(changed)
         raise InvalidArgument(f"unknown shard command {kind!r}")
 
     def snapshot(self, file: BinaryIO) -> None:

@@ -146,7 +146,27 @@ class WorkerServicer(worker_pb2_grpc.WorkerServiceServicer):
 
         return self._leader_or_forward("SetPayload", request, context, call)
 
+    @grpc_error_boundary
+    def PayloadIndex(self, request: worker_pb2.PayloadIndexRequest, context: grpc.ServicerContext) -> worker_pb2.WriteResponse:
+        def call() -> worker_pb2.WriteResponse:
+            result = self.service.payload_index(
+                _key(request.shard), request.field, request.type, request.drop, request.request_id or None, timeout=context.time_remaining()
+            )
+            return worker_pb2.WriteResponse(affected=result.affected, applied_index=result.index)
+
+        return self._leader_or_forward("PayloadIndex", request, context, call)
+
     # -- reads ----------------------------------------------------------------------------
+    @grpc_error_boundary
+    def PayloadIndexes(self, request: worker_pb2.PayloadIndexesRequest, context: grpc.ServicerContext) -> worker_pb2.PayloadIndexesResponse:
+        def call() -> worker_pb2.PayloadIndexesResponse:
+            found = self.service.payload_indexes(_key(request.shard), timeout=context.time_remaining())
+            return worker_pb2.PayloadIndexesResponse(
+                indexes=[worker_pb2.PayloadIndexInfo(field=i.field, type=i.type, automatic=i.automatic) for i in found]
+            )
+
+        return self._leader_or_forward("PayloadIndexes", request, context, call)
+
     @grpc_error_boundary
     def Get(self, request: worker_pb2.GetRequest, context: grpc.ServicerContext) -> worker_pb2.GetResponse:
         def call() -> worker_pb2.GetResponse:

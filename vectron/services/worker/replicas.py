@@ -47,14 +47,19 @@ MANIFEST = "replica.pb"
 
 
 def collection_config(info: placement_pb2.CollectionInfo, shard_id: int) -> CollectionConfig:
-    """The store configuration of one shard of a collection."""
+    """The store configuration of one shard of a collection: a replica created at any time
+    starts with the payload indexes declared in the placement record (its log or snapshot
+    then brings it to the group's state)."""
     defaults = HnswParams()
     hnsw = HnswParams(
         m=info.hnsw.m or defaults.m,
         ef_construct=info.hnsw.ef_construct or defaults.ef_construct,
         ef=info.hnsw.ef or defaults.ef,
     )
-    return CollectionConfig(name=f"{info.collection_id}-{shard_id}", dimension=info.dimension, distance=info.distance, hnsw=hnsw)
+    return CollectionConfig(
+        name=f"{info.collection_id}-{shard_id}", dimension=info.dimension, distance=info.distance, hnsw=hnsw,
+        payload_indexes={i.field: i.type for i in info.payload_indexes}, auto_index=not info.auto_index_off,
+    )
 
 
 @dataclass

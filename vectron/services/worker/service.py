@@ -40,7 +40,7 @@ from vectron.raft import CONSISTENCY_LEVELS
 from vectron.services.placement.routing import shard_of
 from vectron.services.worker.fsm import ShardStateMachine, decode_result
 from vectron.services.worker.replicas import ReplicaHost, ShardReplica
-from vectron.store import PointId, Record, ScoredPoint, check_ids, compile_filter
+from vectron.store import IndexInfo, PointId, Record, ScoredPoint, check_ids, check_index_field, check_index_type, compile_filter
 from vectron.v1 import placement_pb2, worker_pb2
 
 __all__ = ["ShardKey", "WorkerConfig", "WorkerService", "WriteResult"]
@@ -239,7 +239,25 @@ class WorkerService:
             cmd.ids.add(**({"num": pid} if isinstance(pid, int) else {"str": pid}))
         return self._propose(replica, worker_pb2.ShardCommand(set_payload=cmd), request_id, timeout)
 
+    def payload_index(
+        self, ref: ShardKey, field: str, index_type: str = "", drop: bool = False, request_id: str | None = None,
+        timeout: float | None = None,
+    ) -> WriteResult:
+        """Create (or ``drop``) a payload index on this shard through its log: every replica
+        builds it; ``affected`` is 1 if it changed the shard's indexes, else 0."""
+        replica = self.replica(ref)
+        check_index_field(field)
+        cmd = worker_pb2.PayloadIndexCmd(field=field, drop=drop)
+        if not drop:
+            cmd.type = check_index_type(index_type)
+        return self._propose(replica, worker_pb2.ShardCommand(payload_index=cmd), request_id, timeout)
+
     # -- reads --------------------------------------------------------------------------
+    def payload_indexes(self, ref: ShardKey, consistency: str = "leader", timeout: float | None = None) -> list[IndexInfo]:
+        """The payload indexes of this shard (declared and automatic)."""
+        replica = self.replica(ref)
+        return self._read(replica, lambda fsm: fsm.collection.payload_indexes(), consistency, timeout)
+
     def get(
         self, ref: ShardKey, ids: Sequence[PointId], with_vector: bool = False, with_payload: bool = True, consistency: str = "linearizable",
         timeout: float | None = None,
