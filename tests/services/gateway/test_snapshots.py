@@ -39,7 +39,8 @@ def clusters(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any
         a.wait_ready()
         b.wait_ready()
         src, dst, other = account(a, "src@example.com"), account(b, "dst@example.com"), account(a, "other@example.com")
-        assert src.put("/v1/collections/docs", json={"dimension": 3, "shards": 3, "distance": "dot"}).status_code == 201
+        assert src.put("/v1/collections/docs", json={"dimension": 3, "shards": 3, "distance": "dot",
+                                                      "payload_indexes": [{"field": "i", "type": "integer"}]}).status_code == 201
         points = [
             {"id": i if i % 2 else f"doc-{i}", "vector": [1.0, i / N, -0.5], "payload": {"i": i, "tags": ["x", str(i % 7)], "nested": {"v": i * 0.5}}}
             for i in range(N)
@@ -117,6 +118,8 @@ def test_round_trip_onto_another_cluster_with_another_shard_count(clusters: dict
         assert got[pid]["vector"] == pytest.approx(p["vector"], rel=1e-6)
     info = dst.get("/v1/collections/restored").json()["collection"]
     assert info["points_count"] == N and info["shards"] == 2
+    declared = [(i["field"], i["type"]) for i in info["payload_indexes"] if not i["automatic"]]
+    assert declared == [("i", "integer")]  # the payload index came along
     hits = dst.post("/v1/collections/restored/points/search",
                     json={"vector": [1.0, 1.0, 0.0], "top_k": 1, "filter": {"must": [{"key": "i", "match": {"value": 5}}]}}).json()
     assert [h["id"] for h in hits["results"]] == [5]

@@ -228,6 +228,7 @@ class Snapshots:
             request = m.CreateCollectionRequest(
                 dimension=c.dimension, distance=c.distance, shards=shards or c.shard_count,
                 replication_factor=replication_factor or c.replication_factor, hnsw=hnsw,
+                payload_indexes=[m.PayloadIndexIn(field=f, type=t) for f, t in sorted(manifest.payload_indexes.items())] or None,
             )
         except ValidationError as exc:
             raise InvalidArgument(f"the snapshot's collection settings are not valid here: {str(exc).splitlines()[0]}", field="body") from None
