@@ -39,7 +39,7 @@ def node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
         http = httpx.Client(base_url=d.url, timeout=30)
         http.post("/v1/users/register", json={"email": "m@example.com", "password": "pass-word-1"})
         token = http.post("/v1/users/login", json={"email": "m@example.com", "password": "pass-word-1"}).json()["token"]
-        key = http.post("/v1/keys", json={"name": "m", "plan": "unlimited"}, headers={"Authorization": f"Bearer {token}"}).json()["key"]
+        key = http.post("/v1/keys", json={"name": "m"}, headers={"Authorization": f"Bearer {token}"}).json()["key"]
         http.headers["Authorization"] = f"Bearer {key}"
         assert http.put("/v1/collections/watched", json={"dimension": 2, "shards": 2}).status_code == 201
         yield {"http": http}

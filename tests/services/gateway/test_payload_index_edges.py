@@ -70,7 +70,7 @@ def test_rest_payload_index_routes(stack: Stack) -> None:
     assert r.status_code == 400 and r.json()["error"]["field"] == "payload_indexes[0].type"
     r = http.put("/v1/collections/other", json={"dimension": 3, "auto_index": "no"}, headers=H(key))
     assert r.status_code == 400 and r.json()["error"]["field"] == "auto_index"
-    ro = http.post("/v1/keys", json={"name": "ro", "scope": "read-only", "plan": "pro"}, headers=H(acc["token"])).json()["key"]
+    ro = http.post("/v1/keys", json={"name": "ro", "scope": "read-only"}, headers=H(acc["token"])).json()["key"]
     assert http.put("/v1/collections/docs/index", json={"field": "z", "type": "bool"}, headers=H(ro)).status_code == 403
     assert http.delete("/v1/collections/docs/index/lang", headers=H(ro)).status_code == 403
     got = http.get("/v1/collections/docs", headers=H(key)).json()["collection"]

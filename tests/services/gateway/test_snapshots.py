@@ -24,7 +24,7 @@ def account(d: Daemon, email: str) -> httpx.Client:
     http = httpx.Client(base_url=d.url, timeout=120)
     assert http.post("/v1/users/register", json={"email": email, "password": "pass-word-1"}).status_code == 201
     token = http.post("/v1/users/login", json={"email": email, "password": "pass-word-1"}).json()["token"]
-    key = http.post("/v1/keys", json={"name": "k", "plan": "unlimited"}, headers={"Authorization": f"Bearer {token}"}).json()["key"]
+    key = http.post("/v1/keys", json={"name": "k"}, headers={"Authorization": f"Bearer {token}"}).json()["key"]
     http.headers["Authorization"] = f"Bearer {key}"
     return http
 
