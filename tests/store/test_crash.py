@@ -132,7 +132,7 @@ def test_sigkill_at_random_points_never_leaves_a_half_or_lost_batch(tmp_path: pa
     _crash_rounds(tmp_path, seed, rounds=100)
 
 
-@pytest.mark.slow
+@pytest.mark.soak  # not in the default run (about 3 minutes): pytest -m soak tests/store/test_crash.py
 @pytest.mark.parametrize("seed", [3, 4, 5])
 def test_sigkill_at_random_points_many_rounds(tmp_path: pathlib.Path, seed: int) -> None:
     _crash_rounds(tmp_path, seed, rounds=600)
