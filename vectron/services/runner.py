@@ -180,11 +180,15 @@ class RunningNode:
             groups.append({"group": name, **{k: v for k, v in st.items() if isinstance(v, (str, int, float, bool, type(None)))}})
         worker = self.parts.get("worker")
         if worker is not None:
+            collections = {r.key: r.collection for r in worker.service.host.replicas()}
             for s in worker.service.shard_status():
+                info = collections.get((s.collection_id, s.shard_id))
                 groups.append({
                     "group": f"shard {s.collection_id[:8]}/{s.shard_id}", "self": s.raft_address, "role": s.role,
                     "leader": s.leader, "term": s.term, "commit_index": s.commit_index, "applied_index": s.applied_index,
-                    "point_count": s.point_count,
+                    "point_count": s.point_count, "collection_id": s.collection_id, "shard": s.shard_id,
+                    "members": list(s.replicas), "collection": info.name if info else "", "owner": info.owner if info else "",
+                    "replication_factor": info.replication_factor if info else len(s.replicas),
                 })
         out: dict[str, Any] = {"node": self.config.node_id, "pid": os.getpid(), "at": time.time(), "groups": groups}
         gw = self.parts.get("gateway")
@@ -312,6 +316,10 @@ def start_node(config: NodeConfig) -> RunningNode:
             # the co-located worker is called in-process (no serialization, no HTTP/2)
             worker = node.parts["worker"]
             node.parts["gateway"].gateway.workers.register_local(worker.grpc_address, worker.service)
+            # not ready while a shard replica of this node has no leader (a search there would wait)
+            node.parts["gateway"].gateway.extra_ready_checks["local_shards"] = lambda: all(
+                s.leader for s in worker.service.shard_status()
+            )
     except BaseException:
         node.stop()
         raise
