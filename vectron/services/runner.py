@@ -328,16 +328,17 @@ def start_node(config: NodeConfig) -> RunningNode:
     return node
 
 
-def wait_ready(node: RunningNode, timeout: float = 60.0) -> bool:
-    """Wait until the node's gateway (if any) is ready; False on timeout."""
+def wait_ready(node: RunningNode, timeout: float = 60.0, stop: threading.Event | None = None) -> bool:
+    """Wait until the node's gateway (if any) is ready; False on timeout (or once ``stop`` is set)."""
     gw = node.gateway
     if gw is None:
         return True
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    stop = stop or threading.Event()
+    while time.monotonic() < deadline and not stop.is_set():
         if gw.gateway.readiness().status == "ready":
             return True
-        time.sleep(0.25)
+        stop.wait(0.25)
     return False
 
 
