@@ -38,6 +38,10 @@ def eventually(check: Callable[[], Any], what: str, timeout: float = 90.0) -> An
         time.sleep(0.5)
 
 
+def healthy(report: dict[str, Any], shards: int) -> dict[str, Any] | None:
+    return report if len(report["shards"]) == shards and all(s["healthy"] for s in report["shards"]) else None
+
+
 def environ(pid: int) -> dict[str, str]:
     raw = pathlib.Path(f"/proc/{pid}/environ").read_bytes()
     return dict(item.split("=", 1) for item in raw.decode(errors="replace").split("\0") if "=" in item)
@@ -61,8 +65,7 @@ def test_cluster_lifecycle(tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPat
         col = client.create_collection("docs", 3, shards=2, replication_factor=3)
         assert col.replication_factor == 3
         client.upsert("docs", [Point(i, [1.0, float(i), 0.5]) for i in range(20)])
-        report = eventually(lambda: (r := cluster_report(d)) if all(s["healthy"] for s in r["shards"]) and len(r["shards"]) == 2 else None,
-                            "healthy")
+        report = eventually(lambda: healthy(cluster_report(d), shards=2), "healthy")
         assert [n["node"] for n in report["nodes"]] == ["node1", "node2", "node3"] and all(n["alive"] for n in report["nodes"])
         for shard in report["shards"]:
             assert shard["collection"] == "docs" and shard["replication_factor"] == 3
@@ -74,8 +77,11 @@ def test_cluster_lifecycle(tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPat
         # its replicas show as down, the shards as unhealthy
         victim = state["nodes"][2]
         os.kill(victim["pid"], signal.SIGKILL)
-        body = eventually(lambda: (r := httpx.get(f"{urls[0]}/readyz", timeout=5)).status_code == 503 and r.json(), "not ready")
-        assert body["checks"]["workers"] is False
+        def workers_check() -> bool | None:
+            r = httpx.get(f"{urls[0]}/readyz", timeout=5)
+            return r.status_code == 503 and r.json()["checks"]["workers"] is False
+
+        eventually(workers_check, "not ready for want of a live worker")
         report = cluster_report(d)
         assert [n["alive"] for n in report["nodes"]] == [True, True, False]
         for shard in report["shards"]:
@@ -90,7 +96,7 @@ def test_cluster_lifecycle(tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPat
         assert now["node1"] == pids["node1"] and now["node2"] == pids["node2"] and now["node3"] != pids["node3"]
         assert environ(now["node3"]).get("VECTRON_BCRYPT_ROUNDS") == "4"  # kept from the first `up`
         assert httpx.get(f"{urls[0]}/readyz", timeout=5).status_code == 200
-        eventually(lambda: all(s["healthy"] for s in cluster_report(d)["shards"]), "healthy again")
+        eventually(lambda: healthy(cluster_report(d), shards=2), "healthy again")
 
         # node2 stopped and started by hand with its own arguments: tracked by its new pid
         node2 = state["nodes"][1]

@@ -80,7 +80,11 @@ def _alive(pid: int, node_dir: pathlib.Path | None = None) -> bool:
     if node_dir is None:
         return True
     args = cmdline.split(b"\0")
-    return any(a == b"--data-dir" and i + 1 < len(args) and pathlib.Path(os.fsdecode(args[i + 1])).resolve() == node_dir.resolve()
+    try:
+        cwd = pathlib.Path(os.readlink(f"/proc/{pid}/cwd"))  # a relative --data-dir is relative to it
+    except OSError:
+        cwd = pathlib.Path.cwd()
+    return any(a == b"--data-dir" and i + 1 < len(args) and (cwd / os.fsdecode(args[i + 1])).resolve() == node_dir.resolve()
                for i, a in enumerate(args))
 
 
