@@ -17,21 +17,19 @@ removed (the index rebuilt from LMDB: the cost of building it). It also counts t
 from __future__ import annotations
 
 import argparse
-import os
 import pathlib
 import signal
-import subprocess
 import sys
 import tempfile
 import time
 
-import httpx
 import numpy as np
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent))
 
 from tests.services.gateway.procs import Daemon, single_node  # noqa: E402
 from vectron.client import Client  # noqa: E402
+from vectron.errors import Indeterminate  # noqa: E402
 
 
 def start_timed(node: Daemon, timeout: float = 600.0) -> float:
@@ -52,35 +50,45 @@ def main() -> None:
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         node = single_node(pathlib.Path(tmp), "--raft-compaction-entries", "20", "--default-shards", "1")
-        empty = start_timed(node)
-        admin = Client(node.url)
-        admin.register("bench@example.com", "correct horse battery")
-        admin.login("bench@example.com", "correct horse battery")
-        client = Client(node.url, api_key=admin.create_key("bench", plan="unlimited").key, timeout=120)
-        client.create_collection("b", args.dim, shards=1)
-        vectors = np.random.default_rng(0).normal(size=(args.points, args.dim)).astype(np.float32)
-        t0 = time.monotonic()
-        for lo in range(0, args.points, 1000):
-            chunk = vectors[lo:lo + 1000]
-            client.upsert("b", [{"id": lo + i, "vector": v.tolist()} for i, v in enumerate(chunk)])
-        upload = time.monotonic() - t0
-        for _ in range(30):  # read barriers after the last write: the snapshot ends with no-ops
-            assert client.count("b") == args.points
-        time.sleep(2)
-        node.stop(signal.SIGTERM, timeout=60)
-        before = restores(node)
-        clean = start_timed(node)
-        hits = client.search("b", vectors[7].tolist(), top_k=1)
-        assert hits[0].id == 7, hits
-        clean_restores = restores(node) - before
-        node.stop(signal.SIGTERM, timeout=60)
-        saved = list(pathlib.Path(tmp).glob("node1/worker/shards/*/points/index.json"))
-        assert saved, "no saved index after a clean stop"
-        for marker in saved:
-            marker.unlink()
-        rebuild = start_timed(node)
-        assert client.search("b", vectors[7].tolist(), top_k=1)[0].id == 7
-        node.stop(signal.SIGTERM, timeout=60)
+        try:
+            empty = start_timed(node)
+            admin = Client(node.url)
+            admin.register("bench@example.com", "correct horse battery")
+            admin.login("bench@example.com", "correct horse battery")
+            client = Client(node.url, api_key=admin.create_key("bench", plan="unlimited").key, timeout=120, retries=10)
+            client.create_collection("b", args.dim, shards=1)
+            vectors = np.random.default_rng(0).normal(size=(args.points, args.dim)).astype(np.float32)
+            t0 = time.monotonic()
+            for lo in range(0, args.points, 500):
+                chunk = vectors[lo:lo + 500]
+                batch = [{"id": lo + i, "vector": v.tolist()} for i, v in enumerate(chunk)]
+                for attempt in range(5):  # an upsert is idempotent: one whose outcome is unknown is sent again
+                    try:
+                        client.upsert("b", batch)
+                        break
+                    except Indeterminate:
+                        if attempt == 4:
+                            raise
+            upload = time.monotonic() - t0
+            for _ in range(30):  # read barriers after the last write: the snapshot ends with no-ops
+                assert client.count("b") == args.points
+            time.sleep(2)
+            node.stop(signal.SIGTERM, timeout=60)
+            before = restores(node)
+            clean = start_timed(node)
+            hits = client.search("b", vectors[7].tolist(), top_k=1)
+            assert hits[0].id == 7, hits
+            clean_restores = restores(node) - before
+            node.stop(signal.SIGTERM, timeout=60)
+            saved = list(pathlib.Path(tmp).glob("node1/worker/shards/*/points/index.json"))
+            assert saved, "no saved index after a clean stop"
+            for marker in saved:
+                marker.unlink()
+            rebuild = start_timed(node)
+            assert client.search("b", vectors[7].tolist(), top_k=1)[0].id == 7
+            node.stop(signal.SIGTERM, timeout=60)
+        finally:
+            node.stop()
     print(f"{args.points} x {args.dim}: upload {upload:.1f}s")
     print(f"start to ready: empty node {empty:.1f}s, after a clean stop {clean:.1f}s "
           f"(snapshot restores: {clean_restores}), index rebuilt from LMDB {rebuild:.1f}s")
