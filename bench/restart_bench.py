@@ -51,7 +51,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         node = single_node(pathlib.Path(tmp), "--raft-compaction-entries", "20", "--default-shards", "1")
         try:
-            empty = start_timed(node)
+            start_timed(node)
+            node.stop(signal.SIGTERM, timeout=60)
+            empty = start_timed(node)  # a restart with no shard: the fixed cost of starting
             admin = Client(node.url)
             admin.register("bench@example.com", "correct horse battery")
             admin.login("bench@example.com", "correct horse battery")
@@ -92,8 +94,9 @@ def main() -> None:
     print(f"{args.points} x {args.dim}: upload {upload:.1f}s")
     print(f"start to ready: empty node {empty:.1f}s, after a clean stop {clean:.1f}s "
           f"(snapshot restores: {clean_restores}), index rebuilt from LMDB {rebuild:.1f}s")
-    print(f"reopening the shard {clean - empty:.1f}s vs building its index {rebuild - empty:.1f}s "
-          f"({100 * (clean - empty) / max(rebuild - empty, 1e-9):.0f}%)")
+    print(f"whole restart after a clean stop vs with the index rebuilt: {100 * clean / rebuild:.1f}%; "
+          f"less the fixed cost: reopening the shard {max(clean - empty, 0):.1f}s vs building its index {rebuild - empty:.1f}s "
+          f"({100 * max(clean - empty, 0) / max(rebuild - empty, 1e-9):.1f}%)")
 
 
 if __name__ == "__main__":
