@@ -498,14 +498,18 @@ class Gateway:
         return checks
 
     def _known_shards_led(self) -> bool:
-        """Every shard of every collection in the routing cache has a leader (tables refreshed per TTL)."""
+        """Every shard of every collection in the routing cache has a leader: one this
+        gateway last reached, else the placement driver's (a table showing a shard
+        without one is fetched again first)."""
+        def led(table: placement_pb2.RoutingTable) -> bool:
+            return all(self.shards.router.leader_hint(table, shard) for shard in table.shards)
+
         for owner, name in self.routing.known():
             try:
-                table = self.routing.get(owner, name)
+                if not led(self.routing.get(owner, name)) and not led(self.routing.refresh(owner, name)):
+                    return False
             except CollectionNotFound:
                 continue
             except VectronError:
-                return False
-            if any(not shard.leader_worker_id for shard in table.shards):
                 return False
         return True
