@@ -135,7 +135,8 @@ CLUSTER_DIR = click.option("--data-dir", type=click.Path(file_okay=False, path_t
 @click.option("--timeout", type=float, default=120.0, show_default=True, help="seconds to wait until every gateway is ready")
 @click.option("--tls", is_flag=True, help="generate a private CA and node certificates in the cluster folder; TLS on every port")
 def cluster_up(nodes: int, data_dir: pathlib.Path, base_port: int | None, timeout: float, tls: bool) -> None:
-    """Start NODES vectrond processes in the background and print the gateway URLs."""
+    """Start NODES vectrond processes in the background and print the gateway URLs. On an
+    existing folder: start the nodes that are down (on their old addresses)."""
     from vectron.cluster import cluster_up as up
 
     state = up(data_dir, nodes=nodes, base_port=base_port, timeout=timeout, tls=tls)
@@ -158,15 +159,41 @@ def cluster_down(data_dir: pathlib.Path) -> None:
         click.echo(f"{name}: {outcome}")
 
 
+@cluster.command("restart")
+@click.argument("node")
+@CLUSTER_DIR
+@click.option("--timeout", type=float, default=120.0, show_default=True, help="seconds to wait until its gateway is ready")
+def cluster_restart(node: str, data_dir: pathlib.Path, timeout: float) -> None:
+    """Restart NODE (e.g. node2): stop it if it runs, start it with the arguments it had."""
+    from vectron.cluster import restart_node
+
+    n = restart_node(data_dir, node, timeout=timeout)
+    click.echo(f"{n['name']}: restarted (pid {n['pid']}, log {n['log']})")
+
+
 @cluster.command("status")
 @CLUSTER_DIR
-def cluster_status(data_dir: pathlib.Path) -> None:
-    """Every group: leader, term, applied index and lag of each replica."""
-    from vectron.cluster import cluster_status as status
+@click.option("--json", "as_json", is_flag=True, help="print nodes, shards (replicas, health) and groups as JSON")
+@click.pass_context
+def cluster_status(ctx: click.Context, data_dir: pathlib.Path, as_json: bool) -> None:
+    """Every node, every shard's replicas and health, and every group: leader, term,
+    applied index and lag of each replica."""
+    from vectron.cluster import cluster_report
 
-    rows = status(data_dir)
-    click.echo(f"{'group':<24}{'node':<8}{'role':<11}{'leader':<22}{'term':>6}{'applied':>10}{'lag':>6}")
-    for r in rows:
+    report = cluster_report(data_dir)
+    if as_json or (ctx.obj or {}).get("output") == "json":
+        click.echo(json.dumps(report, indent=2))
+        return
+    for n in report["nodes"]:
+        click.echo(f"{n['node']:<8}{'up' if n['alive'] else 'DOWN':<6}pid {n['pid'] or '-':<8}REST {n['rest']}")
+    if report["shards"]:
+        click.echo(f"\n{'collection':<24}{'shard':>6}  {'rf':>3}  {'health':<9}replicas (node:role:applied)")
+    for s in report["shards"]:
+        replicas = " ".join(f"{r['node']}:{r['role']}:{r['applied']}" for r in s["replicas"])
+        click.echo(f"{s['collection'] or s['collection_id'][:8]:<24}{s['shard']:>6}  {s['replication_factor']:>3}  "
+                   f"{'healthy' if s['healthy'] else 'UNHEALTHY':<9}{replicas}")
+    click.echo(f"\n{'group':<24}{'node':<8}{'role':<11}{'leader':<22}{'term':>6}{'applied':>10}{'lag':>6}")
+    for r in report["groups"]:
         click.echo(f"{r['group']:<24}{r['node']:<8}{r['role']:<11}{str(r['leader'] or '-'):<22}{r['term']:>6}{r['applied_index']:>10}{r['lag']:>6}")
     degraded = sorted({s for r in rows for s in r.get("degraded_shards", ())})
     if degraded:

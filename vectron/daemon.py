@@ -32,7 +32,9 @@ import os
 import signal
 import sys
 import threading
+import time
 import tomllib
+from collections.abc import Callable
 from typing import Any
 
 import click
@@ -44,6 +46,8 @@ log = logging.getLogger("vectrond")
 ROLES = ("gateway", "auth", "placement", "worker")
 BUILT_ROLES = ("gateway", "auth", "placement", "worker")
 CLUSTER_PASSWORD_ENV = "VECTRON_CLUSTER_PASSWORD"
+#: after SIGTERM/SIGINT the process exits within this many seconds, stopped cleanly or not
+STOP_DEADLINE = 4.0
 
 
 def parse_roles(value: str) -> list[str]:
@@ -227,14 +231,14 @@ def main(
 
     raft_opts = raft_options(raft_compaction_entries)
     if only_role == "placement":
-        _wait_for_signal(_start_placement(
+        _serve(lambda: _start_placement(
             data_dir, placement_raft, list(parse_list(placement_peers)), placement_grpc, cluster_password, node_id, raft_opts,
             dead_worker_timeout,
         ))
         return
     if only_role == "worker":
-        _wait_for_signal(
-            _start_worker(
+        _serve(
+            lambda: _start_worker(
                 data_dir, placement_addrs, worker_id, raft_host, raft_ports, worker_grpc, advertise_addr, capacity, cluster_password,
                 raft_opts,
             )
@@ -260,32 +264,25 @@ def main(
         os.makedirs(auth_dir, exist_ok=True)
         cluster_password = local_cluster_password(auth_dir)
     export_credential(cluster_password, node_id)
-    node = serve_auth(
-        data_dir=auth_dir,
-        raft_address=auth_raft,
-        peers=peer_list,
-        grpc_listen=auth_grpc,
-        jwt_secret=secret,
-        cluster_password=cluster_password,
-        config=AuthConfig(
-            bcrypt_rounds=bcrypt_rounds, session_ttl_seconds=session_ttl,
-            admin_emails=frozenset(e.strip() for e in admin_emails.split(",") if e.strip()), default_plan=default_plan,
-        ),
-        status_file=os.path.join(data_dir, "status.json"),
-        raft_options=raft_opts,
-    )
-    stop = threading.Event()
+    def start() -> Any:
+        node = serve_auth(
+            data_dir=auth_dir,
+            raft_address=auth_raft,
+            peers=peer_list,
+            grpc_listen=auth_grpc,
+            jwt_secret=secret,
+            cluster_password=cluster_password,
+            config=AuthConfig(
+                bcrypt_rounds=bcrypt_rounds, session_ttl_seconds=session_ttl,
+                admin_emails=frozenset(e.strip() for e in admin_emails.split(",") if e.strip()), default_plan=default_plan,
+            ),
+            status_file=os.path.join(data_dir, "status.json"),
+            raft_options=raft_opts,
+        )
+        log.info("auth node %s serving gRPC on %s (peers: %s)", auth_raft, node.grpc.address, ", ".join(peer_list) or "none")
+        return node
 
-    def on_signal(signum: int, frame: object) -> None:
-        log.info("signal %d: shutting down", signum)
-        stop.set()
-
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
-    log.info("auth node %s serving gRPC on %s (peers: %s)", auth_raft, node.grpc.address, ", ".join(peer_list) or "none")
-    while not stop.wait(1.0):
-        pass
-    node.stop()
+    _serve(start)
 
 
 def _secure_process(data_dir: str, tls_cert: str | None, tls_key: str | None, tls_ca: str | None) -> None:
@@ -314,49 +311,98 @@ def _run_roles(config: Any) -> None:
         preflight(config)
     except PreflightError as exc:
         raise click.ClickException(str(exc)) from None
-    stop = threading.Event()
 
-    def on_signal(signum: int, frame: object) -> None:
-        log.info("signal %d: shutting down", signum)
-        stop.set()
+    def start() -> Any:
+        try:
+            return start_node(config)
+        except PreflightError as exc:
+            raise click.ClickException(str(exc)) from None
+        except (OSError, ImportError) as exc:
+            raise click.ClickException(f"cannot start: {exc}") from None
+        except Exception as exc:  # noqa: BLE001 - a VectronError from a role's start
+            raise click.ClickException(f"cannot start: {getattr(exc, 'message', exc)}") from None
 
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
-    try:
-        node = start_node(config)
-    except PreflightError as exc:
-        raise click.ClickException(str(exc)) from None
-    except (OSError, ImportError) as exc:
-        raise click.ClickException(f"cannot start: {exc}") from None
-    except Exception as exc:  # noqa: BLE001 - a VectronError from a role's start
-        raise click.ClickException(f"cannot start: {getattr(exc, 'message', exc)}") from None
-    gw = node.gateway
-    if gw is not None:
-        if wait_ready(node, timeout=60):
-            log.info("Vectron is ready: REST %s (docs %s/docs), gRPC %s", gw.url, gw.url, gw.grpc_address)
-        else:
-            log.warning("the gateway is up at %s but the groups are not ready yet", gw.url)
-    log.info("node %s running roles %s (data in %s)", config.node_id, ",".join(config.roles), config.data_dir)
-    try:
-        while not stop.wait(1.0):
-            pass
-    finally:
-        node.stop()
+    def started(node: Any, stop: threading.Event) -> None:
+        gw = node.gateway
+        if gw is not None:
+            if wait_ready(node, timeout=60, stop=stop):
+                log.info("Vectron is ready: REST %s (docs %s/docs), gRPC %s", gw.url, gw.url, gw.grpc_address)
+            elif not stop.is_set():
+                log.warning("the gateway is up at %s but the groups are not ready yet", gw.url)
+        log.info("node %s running roles %s (data in %s)", config.node_id, ",".join(config.roles), config.data_dir)
+
+    _serve(start, started)
     sys.stdout.flush()
 
 
-def _wait_for_signal(node: object) -> None:
-    stop = threading.Event()
+class _StopSignal(threading.Event):
+    """Set by the first SIGTERM or SIGINT; :meth:`remaining` is the time left of the
+    STOP_DEADLINE seconds that follow it."""
 
-    def on_signal(signum: int, frame: object) -> None:
-        log.info("signal %d: shutting down", signum)
-        stop.set()
+    def __init__(self) -> None:
+        super().__init__()
+        self._deadline = 0.0
 
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
+    def install(self) -> "_StopSignal":
+        signal.signal(signal.SIGTERM, self._on_signal)
+        signal.signal(signal.SIGINT, self._on_signal)
+        return self
+
+    def _on_signal(self, signum: int, frame: object) -> None:
+        if not self.is_set():
+            log.info("signal %d: shutting down", signum)
+            self._deadline = time.monotonic() + STOP_DEADLINE
+            self.set()
+
+    def remaining(self) -> float:
+        return max(0.0, self._deadline - time.monotonic())
+
+
+def _serve(start: Callable[[], Any], started: Callable[[Any, threading.Event], None] | None = None) -> None:
+    """Run ``start()`` (it returns a node with ``stop()``), then ``started(node, stop)``, until
+    SIGTERM/SIGINT; then stop the node. Starting runs on a helper thread so that the
+    main thread is always free to take a signal (a replica may be rebuilding its index).
+    The process exits within STOP_DEADLINE seconds of the signal whatever it was doing:
+    a stop that takes longer (or a start still under way) is abandoned, which is safe
+    (every write is durable before it is acknowledged; an index not saved is rebuilt
+    at the next start)."""
+    stop = _StopSignal().install()
+    result: dict[str, Any] = {}
+
+    def run() -> None:
+        try:
+            result["node"] = start()
+        except BaseException as exc:  # noqa: BLE001 - raised again on the main thread
+            result["error"] = exc
+
+    starter = threading.Thread(target=run, name="start", daemon=True)
+    starter.start()
+    while starter.is_alive() and not stop.wait(0.2):
+        pass
+    starter.join(stop.remaining() if stop.is_set() else None)
+    if starter.is_alive():
+        _exit_now("a stop signal came while the node was starting and it did not finish starting in time")
+    if "error" in result:
+        if stop.is_set():  # a start cut short by the stop is not an error
+            log.info("start abandoned: %s", result["error"])
+            return
+        raise result["error"]
+    node = result["node"]
+    if started is not None and not stop.is_set():
+        started(node, stop)
     while not stop.wait(1.0):
         pass
-    node.stop()  # type: ignore[attr-defined]
+    stopper = threading.Thread(target=node.stop, name="stop", daemon=True)
+    stopper.start()
+    stopper.join(stop.remaining())
+    if stopper.is_alive():
+        _exit_now(f"the clean stop did not finish within {STOP_DEADLINE:.0f}s")
+
+
+def _exit_now(why: str) -> None:
+    log.warning("%s: exiting now (the data on disk is safe; an index not saved is rebuilt at the next start)", why)
+    logging.shutdown()
+    os._exit(0)
 
 
 def _start_placement(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import pathlib
+import shutil
 import threading
 from collections.abc import Iterator
 
@@ -196,6 +197,46 @@ def test_single_node_group_snapshot_and_restart(tmp_path: pathlib.Path, fsm_clas
     with pytest.raises(StorageError):
         RaftGroup(fsm, RaftConfig(addr, [addr], str(tmp_path / "one" / "raft"), PASSWORD))
     fsm.close()
+
+
+class _CountingRestoreKV(KVStateMachine):
+    restores = 0
+
+    def restore(self, file) -> None:  # type: ignore[no-untyped-def]
+        type(self).restores += 1
+        super().restore(file)
+
+
+class _CountingSyncRestoreKV(_CountingRestoreKV, _SyncSnapshotKV):
+    restores = 0
+
+
+@pytest.mark.parametrize("fsm_class", [_CountingRestoreKV, _CountingSyncRestoreKV], ids=["background", "raft-thread"])
+def test_restart_skips_the_restore_when_only_noops_follow_the_state_machine(
+    tmp_path: pathlib.Path, fsm_class: type[_CountingRestoreKV]
+) -> None:
+    """A snapshot whose last entries are no-ops (read barriers, a leader's election
+    entry) is not restored over a state machine already at its image's index: a clean
+    restart reopens the state as it is. A state machine behind it is restored."""
+    addr = f"127.0.0.1:{free_ports(1)[0]}"
+    with make_group(tmp_path, addr, [addr], "one", fsm=fsm_class(tmp_path / "one" / "fsm")) as g:
+        g.wait_ready(10)
+        for _ in range(5):
+            g.propose(cmd(op="incr", k="c"))
+        g.barrier()  # the last entries are no-ops the state machine never sees
+        fsm_index = g.fsm.applied_index()
+        g.compact()
+        wait_for(lambda: g.status()["log_size"] <= 3, what="compaction")
+        assert g.status()["applied_index"] > fsm_index
+    with make_group(tmp_path, addr, [addr], "one", fsm=fsm_class(tmp_path / "one" / "fsm")) as g:
+        g.wait_ready(10)
+        assert g.read(lambda f: f.get("c")) == 5 and g.read(lambda f: f.applies()) == 5
+    assert fsm_class.restores == 0
+    shutil.rmtree(tmp_path / "one" / "fsm")  # a state machine behind the snapshot: restored
+    with make_group(tmp_path, addr, [addr], "one", fsm=fsm_class(tmp_path / "one" / "fsm")) as g:
+        g.wait_ready(10)
+        assert g.read(lambda f: f.get("c")) == 5
+    assert fsm_class.restores == 1
 
 
 class _FailingRestoreKV(KVStateMachine):

@@ -162,6 +162,7 @@ class RaftGroup(Generic[S]):
             fsm.begin_snapshot,
             self._address,
             lambda index: self._node.members_at(index),
+            fsm.applied_index,
         )
         self._node.set_self_member(config.self_address in members)
         self._node.install(journal, self._serializer)  # before the first tick
@@ -548,7 +549,9 @@ class RaftGroup(Generic[S]):
     def _serialize(self, filename: str, data: tuple[Any, Any, Any]) -> None:
         last, prev, cluster = data
         try:
-            write_snapshot(filename, self.fsm.snapshot, last, prev, [str(getattr(n, "id", n)) for n in cluster])
+            write_snapshot(
+                filename, self.fsm.snapshot, last, prev, [str(getattr(n, "id", n)) for n in cluster], self.fsm.applied_index()
+            )
         except Exception:
             logger.exception("snapshot of %s failed", self._address)
             raise
@@ -560,10 +563,14 @@ class RaftGroup(Generic[S]):
             with open(filename, "rb") as f:
                 os.fsync(f.fileno())
             fsync_dir(filename)
-            if self.fsm.applied_index() >= header.applied_index:
+            # the image's own index when known: the entries after it up to the snapshot's
+            # last entry are no-ops (barriers, elections) the state machine never saw
+            image_index = header.image_applied_index or header.applied_index
+            if self.fsm.applied_index() >= image_index:
                 logger.info(
-                    "snapshot at %d not restored: state machine already at %d",
+                    "snapshot at %d (state machine image at %d) not restored: state machine already at %d",
                     header.applied_index,
+                    image_index,
                     self.fsm.applied_index(),
                 )
             else:

@@ -198,23 +198,26 @@ class SnapshotSerializer(Serializer):  # type: ignore[misc]
         begin_snapshot: Callable[[], Any],
         owner: str,
         members_at: Callable[[int], list[str]],
+        applied_index: Callable[[], int] = lambda: 0,
     ) -> None:
         super().__init__(file_name, batch_size, False, serialize, deserialize, None)
         self._begin_snapshot = begin_snapshot
         self._members_at = members_at  # a snapshot records the members as of its own index
+        self._applied_index = applied_index
         self.background = BackgroundSnapshot(file_name, owner)
 
     def serialize(self, data: Any, id: Any) -> None:  # noqa: A002 (pysyncobj's name)
         if self._Serializer__pid != 0:  # type: ignore[has-type]
             return
         data = (*data[:3], self._members_at(data[1][1]))
+        image_index = self._applied_index()  # on the Raft thread, where apply runs: the pinned view's
         writer = self._begin_snapshot()
         if writer is None:
             super().serialize(data, id)  # synchronous, through the group's serialize hook
             return
         self._Serializer__currentID = id
         self._Serializer__pid = self._RUNNING
-        self.background.start(writer, data[1], data[2], [str(getattr(n, "id", n)) for n in data[3]])
+        self.background.start(writer, data[1], data[2], [str(getattr(n, "id", n)) for n in data[3]], image_index)
 
     def checkSerializing(self) -> Any:  # noqa: N802
         if self._Serializer__pid == self._RUNNING:

@@ -48,15 +48,18 @@ def write_snapshot(
     last_entry: LogEntryTuple,
     prev_entry: LogEntryTuple,
     cluster: Sequence[str],
+    image_applied_index: int = 0,
 ) -> raft_pb2.RaftSnapshotHeader:
     """Write a snapshot file at ``path`` (fsynced): pysyncobj's state, then the
-    image ``write_image(file)`` writes (e.g. ``StateMachine.snapshot``)."""
+    image ``write_image(file)`` writes (e.g. ``StateMachine.snapshot``), whose own
+    applied index is ``image_applied_index`` (the state machine's, 0: unknown)."""
     header = raft_pb2.RaftSnapshotHeader(
         format=_FORMAT,
         applied_index=int(last_entry[1]),
         last_entry=_entry(last_entry),
         prev_entry=_entry(prev_entry),
         cluster=sorted(cluster),
+        image_applied_index=int(image_applied_index),
     )
     raw = header.SerializeToString()
     start = _PREFIX.size + len(raw)

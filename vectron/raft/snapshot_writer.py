@@ -42,6 +42,7 @@ class BackgroundSnapshot:
         last: LogEntryTuple,
         prev: LogEntryTuple,
         cluster: Sequence[str],
+        image_applied_index: int = 0,
     ) -> None:
         """Write the snapshot on a new thread (see :meth:`running`, :meth:`succeeded`)."""
         installs = self._installs
@@ -50,7 +51,7 @@ class BackgroundSnapshot:
         def run() -> None:
             tmp = self._file_name + ".tmp"
             try:
-                write_snapshot(tmp, write_image, last, prev, cluster)
+                write_snapshot(tmp, write_image, last, prev, cluster, image_applied_index)
                 with self._rename_lock:
                     if self._installs != installs:
                         logger.info("background snapshot at %d discarded: a newer one was installed", last[1])

@@ -187,11 +187,15 @@ class RunningNode:
                 groups[-1]["degraded_shards"] = [f"{cid}/{shard}" for cid, shard in part.healer.degraded()]
         worker = self.parts.get("worker")
         if worker is not None:
+            collections = {r.key: r.collection for r in worker.service.host.replicas()}
             for s in worker.service.shard_status():
+                info = collections.get((s.collection_id, s.shard_id))
                 groups.append({
                     "group": f"shard {s.collection_id[:8]}/{s.shard_id}", "self": s.raft_address, "role": s.role,
                     "leader": s.leader, "term": s.term, "commit_index": s.commit_index, "applied_index": s.applied_index,
-                    "point_count": s.point_count,
+                    "point_count": s.point_count, "collection_id": s.collection_id, "shard": s.shard_id,
+                    "members": list(s.replicas), "collection": info.name if info else "", "owner": info.owner if info else "",
+                    "replication_factor": info.replication_factor if info else len(s.replicas),
                 })
         out: dict[str, Any] = {"node": self.config.node_id, "pid": os.getpid(), "at": time.time(), "groups": groups}
         gw = self.parts.get("gateway")
@@ -317,7 +321,8 @@ def start_node(config: NodeConfig) -> RunningNode:
                 auth_addresses=config.auth_addresses(), placement_addresses=config.placement_addresses(),
                 rest_listen=config.rest_listen, grpc_listen=config.grpc_listen, snapshot_dir=os.path.join(d, "snapshots"),
                 config=GatewayConfig(
-                    default_shards=config.default_shards, default_replication_factor=config.default_replication_factor
+                    default_shards=config.default_shards, default_replication_factor=config.default_replication_factor,
+                    dead_worker_after=config.dead_worker_timeout,  # /readyz ignores the workers placement calls dead
                 ),
             )
         if "gateway" in node.parts:
@@ -328,6 +333,10 @@ def start_node(config: NodeConfig) -> RunningNode:
             # the co-located worker is called in-process (no serialization, no HTTP/2)
             worker = node.parts["worker"]
             node.parts["gateway"].gateway.workers.register_local(worker.grpc_address, worker.service)
+            # not ready while a shard replica of this node has no leader (a search there would wait)
+            node.parts["gateway"].gateway.extra_ready_checks["local_shards"] = lambda: all(
+                s.leader for s in worker.service.shard_status()
+            )
     except BaseException:
         node.stop()
         raise
@@ -336,16 +345,17 @@ def start_node(config: NodeConfig) -> RunningNode:
     return node
 
 
-def wait_ready(node: RunningNode, timeout: float = 60.0) -> bool:
-    """Wait until the node's gateway (if any) is ready; False on timeout."""
+def wait_ready(node: RunningNode, timeout: float = 60.0, stop: threading.Event | None = None) -> bool:
+    """Wait until the node's gateway (if any) is ready; False on timeout (or once ``stop`` is set)."""
     gw = node.gateway
     if gw is None:
         return True
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    stop = stop or threading.Event()
+    while time.monotonic() < deadline and not stop.is_set():
         if gw.gateway.readiness().status == "ready":
             return True
-        time.sleep(0.25)
+        stop.wait(0.25)
     return False
 
 

@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x15vectron/v1/raft.proto\x12\nvectron.v1\"=\n\x0bRaftCommand\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x0c\n\x04\x62ody\x18\x02 \x01(\x0c\x12\x0c\n\x04noop\x18\x03 \x01(\x08\"<\n\x0cRaftLogEntry\x12\x0f\n\x07\x63ommand\x18\x01 \x01(\x0c\x12\r\n\x05index\x18\x02 \x01(\x04\x12\x0c\n\x04term\x18\x03 \x01(\x04\"\xb4\x01\n\x12RaftSnapshotHeader\x12\x0e\n\x06\x66ormat\x18\x01 \x01(\r\x12\x15\n\rapplied_index\x18\x02 \x01(\x04\x12,\n\nlast_entry\x18\x03 \x01(\x0b\x32\x18.vectron.v1.RaftLogEntry\x12,\n\nprev_entry\x18\x04 \x01(\x0b\x32\x18.vectron.v1.RaftLogEntry\x12\x0f\n\x07\x63luster\x18\x05 \x03(\tJ\x04\x08\x06\x10\x07J\x04\x08\x07\x10\x08\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x15vectron/v1/raft.proto\x12\nvectron.v1\"=\n\x0bRaftCommand\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x0c\n\x04\x62ody\x18\x02 \x01(\x0c\x12\x0c\n\x04noop\x18\x03 \x01(\x08\"<\n\x0cRaftLogEntry\x12\x0f\n\x07\x63ommand\x18\x01 \x01(\x0c\x12\r\n\x05index\x18\x02 \x01(\x04\x12\x0c\n\x04term\x18\x03 \x01(\x04\"\xd1\x01\n\x12RaftSnapshotHeader\x12\x0e\n\x06\x66ormat\x18\x01 \x01(\r\x12\x15\n\rapplied_index\x18\x02 \x01(\x04\x12,\n\nlast_entry\x18\x03 \x01(\x0b\x32\x18.vectron.v1.RaftLogEntry\x12,\n\nprev_entry\x18\x04 \x01(\x0b\x32\x18.vectron.v1.RaftLogEntry\x12\x0f\n\x07\x63luster\x18\x05 \x03(\t\x12\x1b\n\x13image_applied_index\x18\x08 \x01(\x04J\x04\x08\x06\x10\x07J\x04\x08\x07\x10\x08\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -36,5 +36,5 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_RAFTLOGENTRY']._serialized_start=100
   _globals['_RAFTLOGENTRY']._serialized_end=160
   _globals['_RAFTSNAPSHOTHEADER']._serialized_start=163
-  _globals['_RAFTSNAPSHOTHEADER']._serialized_end=343
+  _globals['_RAFTSNAPSHOTHEADER']._serialized_end=372
 # @@protoc_insertion_point(module_scope)

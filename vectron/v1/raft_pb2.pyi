@@ -27,15 +27,17 @@ class RaftLogEntry(_message.Message):
     def __init__(self, command: _Optional[bytes] = ..., index: _Optional[int] = ..., term: _Optional[int] = ...) -> None: ...
 
 class RaftSnapshotHeader(_message.Message):
-    __slots__ = ("format", "applied_index", "last_entry", "prev_entry", "cluster")
+    __slots__ = ("format", "applied_index", "last_entry", "prev_entry", "cluster", "image_applied_index")
     FORMAT_FIELD_NUMBER: _ClassVar[int]
     APPLIED_INDEX_FIELD_NUMBER: _ClassVar[int]
     LAST_ENTRY_FIELD_NUMBER: _ClassVar[int]
     PREV_ENTRY_FIELD_NUMBER: _ClassVar[int]
     CLUSTER_FIELD_NUMBER: _ClassVar[int]
+    IMAGE_APPLIED_INDEX_FIELD_NUMBER: _ClassVar[int]
     format: int
     applied_index: int
     last_entry: RaftLogEntry
     prev_entry: RaftLogEntry
     cluster: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, format: _Optional[int] = ..., applied_index: _Optional[int] = ..., last_entry: _Optional[_Union[RaftLogEntry, _Mapping]] = ..., prev_entry: _Optional[_Union[RaftLogEntry, _Mapping]] = ..., cluster: _Optional[_Iterable[str]] = ...) -> None: ...
+    image_applied_index: int
+    def __init__(self, format: _Optional[int] = ..., applied_index: _Optional[int] = ..., last_entry: _Optional[_Union[RaftLogEntry, _Mapping]] = ..., prev_entry: _Optional[_Union[RaftLogEntry, _Mapping]] = ..., cluster: _Optional[_Iterable[str]] = ..., image_applied_index: _Optional[int] = ...) -> None: ...

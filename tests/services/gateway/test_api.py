@@ -5,6 +5,8 @@ a leader change, and maybe-applied writes never reported as not applied."""
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import pytest
 
@@ -13,6 +15,7 @@ from vectron.limits import MAX_PAYLOAD_BYTES
 from vectron.services.gateway import models as m
 from vectron.services.gateway.api import Gateway, GatewayConfig
 from vectron.services.gateway.workers import Hit, Point
+from vectron.services.placement.service import Liveness
 
 from tests.services.gateway.doubles import Cluster
 
@@ -144,3 +147,42 @@ def test_searches_at_once_only_when_nothing_would_wait(cluster: Cluster, gw: tup
     for w in range(2):
         cluster.worker_at(w).down.clear()
     assert g.search(key, "docs", q, attempts=1).results[0]
+def test_readiness_needs_every_worker_not_dead_live_and_every_known_shard_led(cluster: Cluster) -> None:
+    now = [0.0]
+    start_wall = time.time()
+    cluster.placement.liveness = Liveness(5.0, clock=lambda: now[0], wall=lambda: start_wall + now[0])
+    strict = cluster.gateway(GatewayConfig(dead_worker_after=300))
+    lenient = cluster.gateway(GatewayConfig(dead_worker_after=60))
+    assert strict.readiness().checks["workers"] is False  # registered, never heard from
+    now[0] = -100.0
+    cluster.placement.heartbeat("w1")  # w1: last heard 100 s ago
+    now[0] = 0.0
+    cluster.placement.heartbeat("w0")
+    assert strict.readiness().checks["workers"] is False  # w1 is late, not dead yet
+    assert lenient.readiness().status == "ready"  # w1 is dead for this gateway: it does not count
+    cluster.placement.heartbeat("w1")
+    assert strict.readiness().status == "ready"
+    # a collection this gateway knows, whose shards report no leader yet
+    key = key_of(strict)
+    strict.create_collection(key, "docs", m.CreateCollectionRequest(dimension=DIM, shards=2, replication_factor=1))
+    health = strict.readiness()
+    assert health.status == "not ready" and health.checks["shard_leaders"] is False
+    for worker_id, service in (("w0", cluster.worker_at(0)), ("w1", cluster.worker_at(1))):
+        service.host.reconcile(list(cluster.placement.heartbeat(worker_id).assignments))
+        cluster.placement.heartbeat(worker_id, service.shard_stats())
+    assert strict.readiness().status == "ready"  # the cached table without leaders is fetched again
+
+
+def test_readiness_extra_check_that_fails_or_raises_makes_it_not_ready(cluster: Cluster) -> None:
+    g = cluster.gateway()
+    for worker_id in ("w0", "w1"):
+        cluster.placement.heartbeat(worker_id)
+    assert g.readiness().status == "ready"
+    g.extra_ready_checks["local_shards"] = lambda: False
+    assert g.readiness().checks["local_shards"] is False and g.readiness().status == "not ready"
+
+    def broken() -> bool:
+        raise RuntimeError("cannot tell")
+
+    g.extra_ready_checks["local_shards"] = broken
+    assert g.readiness().status == "not ready"

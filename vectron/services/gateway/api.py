@@ -107,6 +107,8 @@ class GatewayConfig:
     default_replication_factor: int = 1
     max_batch_points: int = MAX_BATCH_POINTS
     fanout_threads: int = 64
+    #: readiness ignores a worker not heard from for this long (seconds): it is dead, not late
+    dead_worker_after: float = 300.0
 
 
 @dataclass(frozen=True)
@@ -158,6 +160,8 @@ class Gateway:
         policy = CallPolicy(call_timeout=self.config.call_timeout, attempts=self.config.retry_attempts, deadline=self.config.retry_deadline)
         self.shards = ShardCaller(self.routing, Router(), self.workers, self._pool, policy)
         self._ready_check = ready_check
+        #: more readiness checks by name (e.g. the co-located worker's shards have leaders)
+        self.extra_ready_checks: dict[str, Callable[[], bool]] = {}
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
@@ -552,8 +556,16 @@ class Gateway:
         return Health(status="ok")
 
     def readiness(self) -> Health:
-        """Ready when the auth and placement groups answer through their leaders."""
+        """Ready when the auth and placement groups answer through their leaders, every
+        registered worker that is not dead is live, every shard of every collection this
+        gateway knows has a leader, and every extra check passes."""
         checks = self._ready_check() if self._ready_check else self._default_ready()
+        for name, check in self.extra_ready_checks.items():
+            try:
+                checks[name] = bool(check())
+            except Exception:  # noqa: BLE001 - a check that cannot tell is not a pass
+                log.debug("readiness check %s failed", name, exc_info=True)
+                checks[name] = False
         return Health(status="ready" if all(checks.values()) else "not ready", checks=checks)
 
     def _default_ready(self) -> dict[str, bool]:
@@ -566,8 +578,29 @@ class Gateway:
         try:
             workers = self.placement.list_workers()
             checks["placement"] = True
-            checks["workers"] = any(w.live for w in workers)
+            now_ms = time.time() * 1000
+            dead_ms = self.config.dead_worker_after * 1000
+            expected = [w for w in workers if not (w.last_heartbeat_ms and now_ms - w.last_heartbeat_ms > dead_ms)]
+            checks["workers"] = bool(expected) and all(w.live for w in expected)
         except VectronError:
             checks["placement"] = False
             checks["workers"] = False
+        checks["shard_leaders"] = self._known_shards_led()
         return checks
+
+    def _known_shards_led(self) -> bool:
+        """Every shard of every collection in the routing cache has a leader: one this
+        gateway last reached, else the placement driver's (a table showing a shard
+        without one is fetched again first)."""
+        def led(table: placement_pb2.RoutingTable) -> bool:
+            return all(self.shards.router.leader_hint(table, shard) for shard in table.shards)
+
+        for owner, name in self.routing.known():
+            try:
+                if not led(self.routing.get(owner, name)) and not led(self.routing.refresh(owner, name)):
+                    return False
+            except CollectionNotFound:
+                continue
+            except VectronError:
+                return False
+        return True

@@ -88,6 +88,11 @@ class RoutingCache:
         with self._lock:
             self._tables[(owner, name)] = _Cached(table, self._clock())
 
+    def known(self) -> list[tuple[str, str]]:
+        """(owner, name) of every cached table."""
+        with self._lock:
+            return list(self._tables)
+
     def forget(self, owner: str, name: str) -> None:
         with self._lock:
             self._tables.pop((owner, name), None)

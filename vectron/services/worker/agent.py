@@ -96,6 +96,8 @@ class PlacementAgent:
                         self._pending = reply
                     self._answered.set()
             except Exception:  # noqa: BLE001 - the loop must survive anything
+                if self._stop.is_set():  # stopping: its pool and channels are closing under it
+                    break
                 log.exception("placement agent round failed")
             self._stop.wait(self.interval)
 
