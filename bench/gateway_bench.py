@@ -41,8 +41,9 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-import vectron  # noqa: E402
 from store_bench import clustered  # noqa: E402
+
+import vectron  # noqa: E402
 from vectron.v1 import gateway_pb2 as pb  # noqa: E402
 from vectron.v1 import gateway_pb2_grpc, points_pb2  # noqa: E402
 

@@ -27,9 +27,9 @@ import numpy as np
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent))
 
-from tests.services.gateway.procs import Daemon, single_node  # noqa: E402
-from vectron.client import Client  # noqa: E402
-from vectron.errors import Indeterminate  # noqa: E402
+from tests.services.gateway.procs import Daemon, single_node
+from vectron.client import Client
+from vectron.errors import Indeterminate
 
 
 def start_timed(node: Daemon, timeout: float = 600.0) -> float:

@@ -93,7 +93,7 @@ class RssSampler:
         while not self._stop.wait(0.02):
             self.peak = max(self.peak, rss_bytes())
 
-    def __enter__(self) -> "RssSampler":
+    def __enter__(self) -> RssSampler:
         self._thread.start()
         return self
 
@@ -411,7 +411,7 @@ def bench_chroma(ctx: Context, workdir: pathlib.Path) -> dict[str, Any]:
         import chromadb
         from chromadb.api.client import SharedSystemClient
         from chromadb.config import Settings
-    except Exception as exc:  # noqa: BLE001 - any import failure means "not available"
+    except Exception as exc:
         return {"engine": "chromadb", "skipped": f"chromadb not importable: {exc!r}"}
     res: dict[str, Any] = {"engine": "chromadb", "version": getattr(chromadb, "__version__", "?")}
     try:
@@ -473,7 +473,7 @@ def bench_chroma(ctx: Context, workdir: pathlib.Path) -> dict[str, Any]:
             del col, client
             gc.collect()
         res["memory"] = mem.report()
-    except Exception as exc:  # noqa: BLE001 - chromadb is optional: report, never fail the run
+    except Exception as exc:
         log.exception("chromadb failed")
         return {"engine": "chromadb", "skipped": f"chromadb failed: {exc!r}", **{k: v for k, v in res.items() if k != "engine"}}
     return res
@@ -670,7 +670,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "load_before": load_before, "load_after": " ".join(f"{x:.2f}" for x in os.getloadavg()),
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "machine": machine(), "command": " ".join([pathlib.Path(sys.executable).name, *sys.argv]),
-        "time": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "time": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
     }
     text = report(meta, results, checks)
     print(text)

@@ -19,10 +19,9 @@ import pytest
 from click.testing import CliRunner
 
 import vectron
+from tests.services.gateway.procs import Daemon, single_node
 from vectron.cli import main
 from vectron.cli_common import remember_cluster
-
-from tests.services.gateway.procs import Daemon, single_node
 
 
 def test_local_demo_list_and_search(tmp_path) -> None:

@@ -8,10 +8,9 @@ from collections.abc import Iterator
 import pytest
 
 import vectron
+from tests.services.gateway.conftest import Stack, build_stack, stop_stack
 from vectron import errors
 from vectron.client import Point
-
-from tests.services.gateway.conftest import Stack, build_stack, stop_stack
 
 
 @pytest.fixture

@@ -11,10 +11,9 @@ import pytest
 from click.testing import CliRunner
 
 import vectron
+from tests.services.gateway.conftest import Stack, build_stack, stop_stack
 from vectron import errors
 from vectron.cli import main
-
-from tests.services.gateway.conftest import Stack, build_stack, stop_stack
 
 
 @pytest.fixture

@@ -19,10 +19,10 @@ import pytest
 from click.testing import CliRunner
 
 import vectron
-from vectron.client import Point
-from vectron.errors import InvalidArgument
 from vectron.cli import main as cli
+from vectron.client import Point
 from vectron.cluster import cluster_down, cluster_report, cluster_up, load_state, restart_node
+from vectron.errors import InvalidArgument
 
 pytestmark = [pytest.mark.slow]
 

@@ -14,9 +14,8 @@ import time
 import numpy as np
 import pytest
 
-from vectron.client import Client
-
 from tests.services.gateway.procs import Daemon, single_node
+from vectron.client import Client
 
 pytestmark = [pytest.mark.slow]
 

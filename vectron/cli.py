@@ -195,7 +195,7 @@ def cluster_status(ctx: click.Context, data_dir: pathlib.Path, as_json: bool) ->
     click.echo(f"\n{'group':<24}{'node':<8}{'role':<11}{'leader':<22}{'term':>6}{'applied':>10}{'lag':>6}")
     for r in report["groups"]:
         click.echo(f"{r['group']:<24}{r['node']:<8}{r['role']:<11}{str(r['leader'] or '-'):<22}{r['term']:>6}{r['applied_index']:>10}{r['lag']:>6}")
-    degraded = sorted({s for r in rows for s in r.get("degraded_shards", ())})
+    degraded = sorted({s for r in report["groups"] for s in r.get("degraded_shards", ())})
     if degraded:
         click.echo(f"DEGRADED (a replica on a dead worker, no spare worker or no healthy majority to re-replicate): "
                    f"{', '.join(degraded)}")

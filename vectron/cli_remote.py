@@ -15,11 +15,11 @@ import numpy as np
 import vectron
 from vectron import errors
 from vectron.cli_common import (
-    connect,
     RemoteCommand,
     RemoteGroup,
     client,
     cluster_entry,
+    connect,
     emit,
     emit_one,
     load_config,
@@ -27,8 +27,8 @@ from vectron.cli_common import (
     parse_id,
     parse_json,
     save_config,
-    say,
     saved,
+    say,
     url_of,
 )
 from vectron.cli_points import points

@@ -7,8 +7,8 @@ import pathlib
 
 import click
 
-from vectron.limits import MAX_REPLICATION, MAX_SHARDS
 from vectron.cli_common import RemoteGroup, client, emit, emit_one, say
+from vectron.limits import MAX_REPLICATION, MAX_SHARDS
 
 __all__ = ["snapshot"]
 

@@ -29,10 +29,10 @@ import os
 import ssl
 import time
 import urllib.parse
-from urllib.parse import quote
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 

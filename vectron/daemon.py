@@ -212,7 +212,7 @@ def main(
             from vectron.services.worker.node import parse_port_range
 
             ports = parse_port_range(raft_ports)
-        except Exception as exc:  # noqa: BLE001 - InvalidArgument
+        except Exception as exc:
             raise click.UsageError(getattr(exc, "message", str(exc))) from None
         _run_roles(NodeConfig(
             roles=tuple(roles), data_dir=data_dir, node_id=node_id, rest_listen=rest_listen, grpc_listen=public_grpc_listen,
@@ -247,9 +247,9 @@ def main(
     peer_list = list(parse_list(auth_peers))
     from vectron.errors import VectronError
     from vectron.services.auth.node import serve_auth
-    from vectron.services.internal_auth import export_credential
     from vectron.services.auth.service import AuthConfig
     from vectron.services.auth.sessions import load_secret
+    from vectron.services.internal_auth import export_credential
 
     auth_dir = os.path.join(data_dir, "auth")
     try:
@@ -319,7 +319,7 @@ def _run_roles(config: Any) -> None:
             raise click.ClickException(str(exc)) from None
         except (OSError, ImportError) as exc:
             raise click.ClickException(f"cannot start: {exc}") from None
-        except Exception as exc:  # noqa: BLE001 - a VectronError from a role's start
+        except Exception as exc:
             raise click.ClickException(f"cannot start: {getattr(exc, 'message', exc)}") from None
 
     def started(node: Any, stop: threading.Event) -> None:
@@ -343,7 +343,7 @@ class _StopSignal(threading.Event):
         super().__init__()
         self._deadline = 0.0
 
-    def install(self) -> "_StopSignal":
+    def install(self) -> _StopSignal:
         signal.signal(signal.SIGTERM, self._on_signal)
         signal.signal(signal.SIGINT, self._on_signal)
         return self
@@ -372,7 +372,7 @@ def _serve(start: Callable[[], Any], started: Callable[[Any, threading.Event], N
     def run() -> None:
         try:
             result["node"] = start()
-        except BaseException as exc:  # noqa: BLE001 - raised again on the main thread
+        except BaseException as exc:
             result["error"] = exc
 
     starter = threading.Thread(target=run, name="start", daemon=True)

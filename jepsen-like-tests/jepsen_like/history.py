@@ -56,7 +56,7 @@ class History:
 
     def __post_init__(self) -> None:
         if self.path is not None:
-            self._file = open(self.path, "a", encoding="utf-8")  # noqa: SIM115 - open for the whole run, closed by close()
+            self._file = open(self.path, "a", encoding="utf-8")
 
     def _emit(self, event: dict[str, Any]) -> None:
         self.events.append(event)

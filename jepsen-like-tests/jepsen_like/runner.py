@@ -32,7 +32,7 @@ from jepsen_like.checkers import (
     expect_replicas,
     scan_node_log,
 )
-from jepsen_like.disk import DiskUnavailable, Disks
+from jepsen_like.disk import Disks, DiskUnavailable
 from jepsen_like.history import History, Op, fault_windows
 from jepsen_like.nemesis import Nemesis
 from jepsen_like.net import Network, NetworkUnavailable, netem_available, pick_subnet

@@ -10,9 +10,8 @@ from dataclasses import dataclass
 import pytest
 
 import vectron
-from vectron import errors
-
 from tests.services.gateway.procs import single_node
+from vectron import errors
 
 
 @dataclass(frozen=True)

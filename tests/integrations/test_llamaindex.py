@@ -5,6 +5,7 @@ metadata filter operator (and/or/not, nested), doc and node ids, get/delete node
 from __future__ import annotations
 
 import hashlib
+
 import numpy as np
 import pytest
 from llama_index.core import Document, StorageContext, VectorStoreIndex

@@ -9,7 +9,6 @@ import subprocess
 import sys
 
 import pytest
-
 from jepsen_like.checkers import check_disk_full
 from jepsen_like.disk import Disks
 from jepsen_like.history import FaultWindow, Op

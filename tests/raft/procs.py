@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import itertools
 import json
-import os
 import pathlib
 import queue
 import signal
@@ -41,7 +40,7 @@ def wait_for(pred: Callable[[], Any], timeout: float = 60.0, interval: float = 0
             value = pred()
             if value:
                 return value
-        except Exception as exc:  # noqa: BLE001 (polling: the node may be restarting)
+        except Exception as exc:
             last_exc = exc
         time.sleep(interval)
     raise AssertionError(f"timed out waiting for {what} (last error: {last_exc!r})")
@@ -136,7 +135,7 @@ class Cluster:
         addrs = [f"127.0.0.1:{p}" for p in free_ports(n)]
         self.nodes = [NodeProc(a, addrs, root / f"node{i}", extra) for i, a in enumerate(addrs)]
 
-    def start(self) -> "Cluster":
+    def start(self) -> Cluster:
         for node in self.nodes:
             node.start(expect_started=False)
         for node in self.nodes:

@@ -148,7 +148,7 @@ def test_reads_during_restore_never_fail(tmp_path: pathlib.Path) -> None:
         while not stop.is_set():
             try:
                 assert b.get("k1") in (-1, 197)
-            except BaseException as exc:  # noqa: BLE001
+            except BaseException as exc:
                 errors.append(exc)
                 return
 

@@ -164,7 +164,7 @@ def test_a_change_survives_a_leader_change_mid_way(tmp_path: pathlib.Path) -> No
             try:
                 follower.add_member(new_addr, timeout=40)
                 errors.put(None)
-            except BaseException as exc:  # noqa: BLE001 (reported to the test thread)
+            except BaseException as exc:
                 errors.put(exc)
 
         adder = threading.Thread(target=add)

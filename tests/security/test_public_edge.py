@@ -213,7 +213,7 @@ def test_the_rate_limit_is_per_account_and_every_429_says_when_to_retry(node: Da
 def test_login_spraying_does_not_lock_the_owner_out(node: Daemon, http: httpx.Client) -> None:
     account(http, "victim@example.com")
     with client_from(node, "127.0.0.2") as attacker:
-        codes = [attacker.post("/v1/users/login", json={"email": "victim@example.com", "password": "wrong-pass-%d" % i}) for i in range(7)]
+        codes = [attacker.post("/v1/users/login", json={"email": "victim@example.com", "password": f"wrong-pass-{i}"}) for i in range(7)]
         assert [r.status_code for r in codes[:5]] == [401] * 5
         assert codes[-1].status_code == 429 and int(codes[-1].headers["Retry-After"]) >= 1
     # the owner, from another address, logs in at once

@@ -25,7 +25,7 @@ def test_concurrent_readers_and_writers(store: Store) -> None:
                 col.delete(ids[:5])
                 col.set_payload(ids[5:10], {"touched": True})
                 col.upsert(list(range(round_ * 10, round_ * 10 + 10)), local.normal(size=(10, dim)), [{"id": i, "writer": w} for i in range(round_ * 10, round_ * 10 + 10)])
-        except BaseException as exc:  # noqa: BLE001 - collected for the assertion
+        except BaseException as exc:
             failures.append(exc)
 
     def reader(r: int) -> None:
@@ -42,7 +42,7 @@ def test_concurrent_readers_and_writers(store: Store) -> None:
                             assert hit.payload["writer"] == 1
                 col.get(list(range(50)))
                 col.count()
-        except BaseException as exc:  # noqa: BLE001
+        except BaseException as exc:
             failures.append(exc)
 
     writers = [threading.Thread(target=writer, args=(w,)) for w in range(3)]
@@ -75,7 +75,7 @@ def test_restore_while_other_threads_read(store: Store, tmp_path) -> None:
                 assert len(col.search(np.zeros(4), k=5)) == 5
                 assert col.count() in (500, 600)
                 col.scroll(limit=50)
-        except BaseException as exc:  # noqa: BLE001
+        except BaseException as exc:
             failures.append(exc)
 
     threads = [threading.Thread(target=reader) for _ in range(3)]

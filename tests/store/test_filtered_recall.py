@@ -3,8 +3,6 @@
 import numpy as np
 import pytest
 
-from vectron.store import Store
-
 N, DIM, QUERIES = 20_000, 32, 40
 
 

@@ -50,8 +50,8 @@ from vectron.raft.barrier import BarrierBatcher, BarrierDone
 from vectron.raft.durable_file import OS_FILES, FileLayer, fsync_dir
 from vectron.raft.fsm import Entry, StateMachine
 from vectron.raft.journal import DurableJournal
-from vectron.raft.protocol import Consistency
 from vectron.raft.membership import change_membership, members_from_log
+from vectron.raft.protocol import Consistency
 from vectron.raft.snapshot_file import open_image, verify_snapshot, write_snapshot
 from vectron.v1 import raft_pb2
 
@@ -446,7 +446,7 @@ class RaftGroup(Generic[S]):
 
     close = stop
 
-    def __enter__(self) -> "RaftGroup[S]":
+    def __enter__(self) -> RaftGroup[S]:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -175,7 +175,7 @@ class DurableJournal(JournalBase):  # type: ignore[misc]
         self._offsets = []
         self._end = len(_MAGIC)
 
-    def deleteEntriesFrom(self, entryFrom: int) -> None:  # noqa: N802 (pysyncobj's name)
+    def deleteEntriesFrom(self, entryFrom: int) -> None:
         """Remove entries from position ``entryFrom`` on, lazily.
 
         pysyncobj 0.3.17 calls this for every append_entries that overlaps the
@@ -233,7 +233,7 @@ class DurableJournal(JournalBase):  # type: ignore[misc]
             self._end = end
         self._shadow = []
 
-    def deleteEntriesTo(self, entryTo: int) -> None:  # noqa: N802
+    def deleteEntriesTo(self, entryTo: int) -> None:
         if self._shadow:
             self._restore_shadow()
         keep = self._entries[entryTo:]
@@ -276,26 +276,26 @@ class DurableJournal(JournalBase):  # type: ignore[misc]
                 self._fs.close(self._fd)
                 self._fd = -1
 
-    def setRaftCommitIndex(self, raftCommitIndex: int) -> None:  # noqa: N802,N803
+    def setRaftCommitIndex(self, raftCommitIndex: int) -> None:
         if self._meta.get("commit") != raftCommitIndex:
             self._meta["commit"] = raftCommitIndex
             self._meta_saved = False
 
-    def getRaftCommitIndex(self) -> int:  # noqa: N802
+    def getRaftCommitIndex(self) -> int:
         return int(self._meta.get("commit", 1))
 
-    def setCurrentTerm(self, term: int, votedForNodeId: str | None) -> None:  # noqa: N802,N803
+    def setCurrentTerm(self, term: int, votedForNodeId: str | None) -> None:
         self._meta["term"] = term
         self._meta["voted_for"] = votedForNodeId
         self._save_meta(sync=self._durable)
 
-    def getCurrentTerm(self) -> int:  # noqa: N802
+    def getCurrentTerm(self) -> int:
         return int(self._meta.get("term", 0))
 
-    def getVotedForNodeId(self) -> str | None:  # noqa: N802
+    def getVotedForNodeId(self) -> str | None:
         return self._meta.get("voted_for")
 
-    def onOneSecondTimer(self) -> None:  # noqa: N802
+    def onOneSecondTimer(self) -> None:
         if not self._meta_saved:
             self._save_meta(sync=self._durable)  # never an empty meta after a power loss
 

@@ -164,14 +164,14 @@ class MembershipNode(SyncObj):  # type: ignore[misc]
         return any(parse_change(e[0]) is not None for e in self._rsm_entries_after(self.raftLastApplied))
 
     # -- pysyncobj overrides -------------------------------------------------------------
-    def _SyncObj__changeCluster(self, request: Any) -> bool:  # noqa: N802 (a leader appends a change)
+    def _SyncObj__changeCluster(self, request: Any) -> bool:
         if self._rsm_change_pending():
             return False  # one change at a time (pysyncobj's own guard is never armed)
         if str(request[1]) == self.selfNode.id:
             return False  # pysyncobj's leader never adds or removes itself
         return bool(SyncObj._SyncObj__changeCluster(self, request))
 
-    def _SyncObj__doChangeCluster(self, request: Any, reverse: bool = False) -> bool:  # noqa: N802
+    def _SyncObj__doChangeCluster(self, request: Any, reverse: bool = False) -> bool:
         op, address = str(request[0]), str(request[1])
         if address == self.selfNode.id:  # pysyncobj ignores changes of the node itself: we record them
             self._rsm_self_member = (op == "add") != reverse
@@ -182,16 +182,16 @@ class MembershipNode(SyncObj):  # type: ignore[misc]
             logger.info("raft %s: members now %s", self.selfNode.id, ", ".join(self._rsm_members()))
         return changed
 
-    def _SyncObj__doApplyCommand(self, command: bytes) -> Any:  # noqa: N802
+    def _SyncObj__doApplyCommand(self, command: bytes) -> Any:
         if command[:1] == _MEMBERSHIP:
             return None  # in force since it was appended (and derived from the log at start)
         return SyncObj._SyncObj__doApplyCommand(self, command)
 
-    def _SyncObj__updateClusterConfiguration(self, newNodes: Any) -> None:  # noqa: N802,N803
+    def _SyncObj__updateClusterConfiguration(self, newNodes: Any) -> None:
         # Only __loadDumpFile calls this, with the dump's members (strings here): applied after it.
         self._rsm_dump_members = {str(getattr(n, "id", n)) for n in newNodes}
 
-    def _SyncObj__loadDumpFile(self, clearJournal: bool) -> None:  # noqa: N802,N803
+    def _SyncObj__loadDumpFile(self, clearJournal: bool) -> None:
         self._rsm_dump_members = None
         SyncObj._SyncObj__loadDumpFile(self, clearJournal)
         if self._rsm_dump_members is None:
@@ -216,7 +216,7 @@ def members_from_log(self_address: str, peers: Sequence[str], journal: Iterable[
     return replay(set(peers) | {self_address}, log_changes(journal))
 
 
-def change_membership(group: "RaftGroup[Any]", op: str, address: str, timeout: float) -> None:
+def change_membership(group: RaftGroup[Any], op: str, address: str, timeout: float) -> None:
     """Add (``op="add"``) or remove (``"rem"``) ``address`` through the log of
     ``group`` and wait until the change is committed and applied on this node.
 

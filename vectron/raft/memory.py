@@ -139,7 +139,7 @@ class InMemoryGroup(Generic[S]):
 
     close = stop
 
-    def __enter__(self) -> "InMemoryGroup[S]":
+    def __enter__(self) -> InMemoryGroup[S]:
         return self
 
     def __exit__(self, *exc: object) -> None:

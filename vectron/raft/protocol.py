@@ -30,7 +30,7 @@ class Consistency(StrEnum):
     ANY = "any"
 
     @classmethod
-    def parse(cls, value: str) -> "Consistency":
+    def parse(cls, value: str) -> Consistency:
         """``value`` as a level, or :class:`InvalidArgument` naming the field."""
         try:
             return cls(value)

@@ -96,7 +96,7 @@ class NodeOptions:
 
 
 def make_conf(
-    config: "RaftConfig",
+    config: RaftConfig,
     *,
     snapshot_path: str,
     serialize: Callable[[str, Any], None],
@@ -153,7 +153,7 @@ class Transport(TCPTransport):  # type: ignore[misc]
 
     _PING = {"type": "vectron_ping"}  # SyncObj ignores message types it does not know
 
-    def __init__(self, syncObj: Any, selfNode: Any, otherNodes: Any) -> None:  # noqa: N803 (pysyncobj's names)
+    def __init__(self, syncObj: Any, selfNode: Any, otherNodes: Any) -> None:
         options: NodeOptions = syncObj._rsm_options
         self._keepalive_period = options.keepalive_period
         self._connect_timeout = options.connect_timeout
@@ -166,7 +166,7 @@ class Transport(TCPTransport):  # type: ignore[misc]
             journal.sync()
         return bool(super().send(node, message))
 
-    def _onTick(self) -> None:  # noqa: N802
+    def _onTick(self) -> None:
         super()._onTick()
         now = pysyncobj_clock()  # the clock of _lastConnectAttempt
         for node, conn in list(self._connections.items()):
@@ -206,7 +206,7 @@ class SnapshotSerializer(Serializer):  # type: ignore[misc]
         self._applied_index = applied_index
         self.background = BackgroundSnapshot(file_name, owner)
 
-    def serialize(self, data: Any, id: Any) -> None:  # noqa: A002 (pysyncobj's name)
+    def serialize(self, data: Any, id: Any) -> None:
         if self._Serializer__pid != 0:  # type: ignore[has-type]
             return
         data = (*data[:3], self._members_at(data[1][1]))
@@ -219,14 +219,14 @@ class SnapshotSerializer(Serializer):  # type: ignore[misc]
         self._Serializer__pid = self._RUNNING
         self.background.start(writer, data[1], data[2], [str(getattr(n, "id", n)) for n in data[3]], image_index)
 
-    def checkSerializing(self) -> Any:  # noqa: N802
+    def checkSerializing(self) -> Any:
         if self._Serializer__pid == self._RUNNING:
             if self.background.running():
                 return SERIALIZER_STATE.SERIALIZING, self._Serializer__currentID
             self._Serializer__pid = -1 if self.background.succeeded() else -2
         return super().checkSerializing()
 
-    def setTransmissionData(self, data: Any) -> Any:  # noqa: N802
+    def setTransmissionData(self, data: Any) -> Any:
         return self.background.installing(lambda: bool(super(SnapshotSerializer, self).setTransmissionData(data)))
 
 
@@ -242,7 +242,7 @@ class OverlapNotices(logging.Filter):
 
     _PREFIX = "truncating already-applied"
 
-    def __init__(self, journal: "DurableJournal", thread: threading.Thread) -> None:
+    def __init__(self, journal: DurableJournal, thread: threading.Thread) -> None:
         super().__init__()
         self._journal = journal
         self._thread = thread
@@ -305,7 +305,7 @@ class Node(MembershipNode):
         self._SyncObj__transport.setOnMessageReceivedCallback(self._rsm_on_message)
 
     # -- set-up (before the first tick) -----------------------------------------------------
-    def install(self, journal: "DurableJournal", serializer: SnapshotSerializer) -> None:
+    def install(self, journal: DurableJournal, serializer: SnapshotSerializer) -> None:
         """Swap in the durable journal and the snapshot serializer (pysyncobj
         offers no hook), mirroring what SyncObj.__init__ does with its own."""
         if len(journal) == 0:
@@ -359,7 +359,7 @@ class Node(MembershipNode):
             notifier.notify()
 
     # -- elections: PreVote and term notices (run on the tick thread) -------------------
-    def _onTick(self, timeToWait: float = 0.0) -> None:  # noqa: N802, N803 (pysyncobj's names)
+    def _onTick(self, timeToWait: float = 0.0) -> None:
         """Hold back an election whose timer ran out until a PreVote round won it."""
         if (
             self._SyncObj__raftState != _RAFT_STATE.LEADER

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import time
 import uuid
+
 from vectron.errors import Indeterminate, Unavailable
 from vectron.raft.protocol import Group
 

@@ -79,7 +79,7 @@ def grpc_error_boundary(method: F) -> F:
     def wrapper(self: Any, request: Any, context: grpc.ServicerContext, *args: Any, **kwargs: Any) -> Any:
         try:
             return method(self, request, context, *args, **kwargs)
-        except Exception as exc:  # noqa: BLE001 - mapped below
+        except Exception as exc:
             _handle(context, exc, method.__qualname__)
 
     return wrapper  # type: ignore[return-value]
@@ -91,7 +91,7 @@ def _is_abort(context: grpc.ServicerContext, exc: BaseException) -> bool:
         return False
     try:
         return context.code() is not None
-    except Exception:  # noqa: BLE001 - a context without code()
+    except Exception:
         return False
 
 

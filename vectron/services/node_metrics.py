@@ -76,7 +76,7 @@ def folder_bytes(root: str | os.PathLike[str]) -> int:
 def _safe_status(group: Any) -> dict[str, Any]:
     try:
         return dict(group.status())
-    except Exception:  # noqa: BLE001 - a group stopping during the scrape
+    except Exception:
         return {}
 
 
@@ -102,7 +102,7 @@ class NodeCollector(Collector):
                 status = _safe_status(replica.group)
                 try:
                     status["points"] = replica.fsm.point_count()
-                except Exception:  # noqa: BLE001 - a replica closing during the scrape
+                except Exception:
                     pass
                 yield GroupSample("shard", replica.collection.name, cid, str(shard), status)
 

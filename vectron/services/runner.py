@@ -180,7 +180,7 @@ class RunningNode:
                 continue
             try:
                 st = dict(part.group.status())
-            except Exception as exc:  # noqa: BLE001 - a stopping group
+            except Exception as exc:
                 st = {"error": str(exc)}
             groups.append({"group": name, **{k: v for k, v in st.items() if isinstance(v, (str, int, float, bool, type(None)))}})
             if name == "placement":  # what the re-replication scheduler could not heal (on its leader)
@@ -212,7 +212,7 @@ class RunningNode:
                 with open(tmp, "w") as f:
                     json.dump(self.status(), f)
                 os.replace(tmp, path)
-            except Exception:  # noqa: BLE001 - status is best effort
+            except Exception:
                 log.debug("status write failed", exc_info=True)
 
     def stop(self) -> None:
@@ -224,7 +224,7 @@ class RunningNode:
             if part is not None:
                 try:
                     part.stop()
-                except Exception:  # noqa: BLE001 - keep stopping the others
+                except Exception:
                     log.exception("stopping %s failed", name)
         log.info("node %s stopped", self.config.node_id)
 

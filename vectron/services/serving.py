@@ -107,7 +107,7 @@ class ReadinessWatcher:
         while not self._stop.is_set():
             try:
                 now = bool(self._ready())
-            except Exception:  # noqa: BLE001 - a failing probe means not ready
+            except Exception:
                 now = False
             if now != last:
                 self._server.set_serving(now)

@@ -107,7 +107,7 @@ def generate_cluster_tls(folder: str | os.PathLike[str], hosts: tuple[str, ...] 
     if all(os.path.exists(p) for p in (files.cert, files.key, files.ca)):
         return files
     out.mkdir(parents=True, exist_ok=True, mode=0o700)
-    now = datetime.datetime.now(datetime.timezone.utc)
+    now = datetime.datetime.now(datetime.UTC)
     valid = (now - datetime.timedelta(minutes=5), now + datetime.timedelta(days=CERT_DAYS))
 
     def pem_key(key: ec.EllipticCurvePrivateKey) -> bytes:

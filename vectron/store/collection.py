@@ -35,8 +35,8 @@ from vectron.errors import InvalidArgument, StorageError
 from vectron.store import layout
 from vectron.store.filters import Candidates, Filter, compile_filter
 from vectron.store.ids import PointId, check_ids, decode_id, decode_label, encode_id, encode_label
-from vectron.store.layout import U64, load_payload
 from vectron.store.indexing import PayloadIndexing
+from vectron.store.layout import U64, load_payload
 from vectron.store.payload_index import FieldIndex
 from vectron.store.planner import SearchPlanner
 from vectron.store.rwlock import RWLock
@@ -125,7 +125,7 @@ class Collection(SearchPlanner, PayloadIndexing):
     # ---------------------------------------------------------------- lifecycle
 
     @classmethod
-    def create(cls, folder: pathlib.Path, config: CollectionConfig, **options: Any) -> "Collection":
+    def create(cls, folder: pathlib.Path, config: CollectionConfig, **options: Any) -> Collection:
         """Initialise a new collection in the empty ``folder``."""
         layout.create(folder, config, options.get("map_size", 1 << 36))
         return cls(folder, **options)

@@ -185,6 +185,6 @@ class PayloadIndexing:
                     self._field_indexes[key] = index
                     self._plans.clear()
             log.info("built an automatic %s index on %r of %s (~%d bytes; evicted %s)", index_type, key, self.name, size, evicted or "none")
-        except Exception:  # noqa: BLE001 - a background build must not kill anything; the field stays scanned
+        except Exception:
             log.exception("building the automatic index on %r of %s failed", key, self.name)
             self._auto.refuse(key)

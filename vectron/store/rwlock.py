@@ -27,7 +27,7 @@ class _ReadGuard:
 
     __slots__ = ("_rw",)
 
-    def __init__(self, rw: "RWLock") -> None:
+    def __init__(self, rw: RWLock) -> None:
         self._rw = rw
 
     def __enter__(self) -> None:

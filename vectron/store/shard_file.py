@@ -19,8 +19,8 @@ import lmdb
 import numpy as np
 
 from vectron.errors import InvalidArgument
-from vectron.store.layout import DBS, load_payload
 from vectron.store.ids import PointId, decode_id
+from vectron.store.layout import DBS, load_payload
 from vectron.store.types import CollectionConfig
 
 __all__ = ["SnapshotPoint", "SnapshotReader"]
@@ -53,7 +53,7 @@ class SnapshotReader:
             self._env.close()
             raise InvalidArgument(f"not a collection snapshot: {exc}") from None
 
-    def __enter__(self) -> "SnapshotReader":
+    def __enter__(self) -> SnapshotReader:
         return self
 
     def __exit__(self, *exc: object) -> None:

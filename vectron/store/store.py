@@ -20,8 +20,8 @@ import uuid
 from typing import Any
 
 from vectron.errors import CollectionAlreadyExists, CollectionNotFound, InvalidArgument, StorageError
-from vectron.store.collection import Collection
 from vectron.limits import DISTANCES
+from vectron.store.collection import Collection
 from vectron.store.types import CollectionConfig
 from vectron.store.validation import MAX_DIMENSION, check_hnsw, check_int, check_name
 
@@ -48,7 +48,7 @@ class Store:
         for leftover in self._root.glob(".*"):  # staging or dropped folders of an interrupted create/drop
             shutil.rmtree(leftover, ignore_errors=True)
 
-    def __enter__(self) -> "Store":
+    def __enter__(self) -> Store:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -125,6 +125,6 @@ class Store:
             shutil.rmtree(trash)
 
 
-def open(path: str | os.PathLike[str], **options: Any) -> Store:  # noqa: A001 - the public name is vectron.open
+def open(path: str | os.PathLike[str], **options: Any) -> Store:
     """Open (or create) the store in the folder ``path``."""
     return Store(path, **options)

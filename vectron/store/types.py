@@ -12,7 +12,6 @@ from vectron.store.ids import PointId
 from vectron.store.vector_index import HnswParams
 
 
-
 @dataclass(frozen=True)
 class CollectionConfig:
     name: str
@@ -34,7 +33,7 @@ class CollectionConfig:
         }
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> "CollectionConfig":
+    def from_json(cls, data: dict[str, Any]) -> CollectionConfig:
         return cls(
             name=data["name"],
             dimension=data["dimension"],

@@ -15,11 +15,9 @@ from typing import Any
 import numpy as np
 
 from vectron.errors import DimensionMismatch, InvalidArgument
-from vectron.limits import encode_payload
-from vectron.store.vector_index import HnswParams
 
 # The limits themselves live in vectron.limits (one place for every layer); re-exported here for the store.
-from vectron.limits import (  # noqa: E402
+from vectron.limits import (
     HNSW_LIMITS,
     MAX_BATCH_POINTS,
     MAX_DIMENSION,
@@ -32,7 +30,9 @@ from vectron.limits import (  # noqa: E402
     NAME_PATTERN,
     check_int,
     check_name,
+    encode_payload,
 )
+from vectron.store.vector_index import HnswParams
 
 __all__ = [
     "HNSW_LIMITS", "MAX_BATCH_POINTS", "MAX_DIMENSION", "MAX_EF", "MAX_K", "MAX_PAYLOAD_BYTES", "MAX_PAYLOAD_DEPTH",

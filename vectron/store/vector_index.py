@@ -118,7 +118,7 @@ class VectorIndex:
         os.replace(tmp_meta, folder / "index.json")
 
     @classmethod
-    def load(cls, folder: pathlib.Path, dimension: int, distance: str, params: HnswParams, version: int) -> "VectorIndex | None":
+    def load(cls, folder: pathlib.Path, dimension: int, distance: str, params: HnswParams, version: int) -> VectorIndex | None:
         """The saved index if it reflects ``version`` exactly, else ``None``."""
         try:
             meta = json.loads((folder / "index.json").read_text())

@@ -93,7 +93,7 @@ class AuthCluster:
             "--grpc-listen", node.grpc_addr, "--jwt-secret-file", str(self.secret_file),
             "--bcrypt-rounds", "4", "--log-level", "INFO",
         ]
-        log = open(node.log_path, "ab")  # noqa: SIM115 - closed with the process
+        log = open(node.log_path, "ab")
         node.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
         log.close()
         if node.channel is None:

@@ -6,7 +6,7 @@ import pytest
 
 from vectron.errors import Unavailable
 from vectron.services.auth import ApiKeyCache, AuthService, KeyValidation
-from vectron.services.auth.api_keys import new_key, parse_key, secret_matches, hash_secret
+from vectron.services.auth.api_keys import hash_secret, new_key, parse_key, secret_matches
 
 from .conftest import FakeClock
 

@@ -122,7 +122,7 @@ class Workload:
                 assert check.valid, "a live key was reported invalid during failover"
                 with self._lock:
                     self.validations += 1
-        except BaseException as exc:  # noqa: BLE001 - reported by the test thread
+        except BaseException as exc:
             self.errors.append(exc)
 
     def start(self) -> None:

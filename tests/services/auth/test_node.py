@@ -13,10 +13,10 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from vectron.errors import InvalidArgument
 from vectron.services.auth.grpc_server import SERVICE_NAME
-from vectron.services.channels import open_channel
-from vectron.services.internal_auth import ClusterCredential
 from vectron.services.auth.node import AuthNode, serve_auth
 from vectron.services.auth.service import AuthConfig
+from vectron.services.channels import open_channel
+from vectron.services.internal_auth import ClusterCredential
 from vectron.v1 import auth_pb2, auth_pb2_grpc
 
 from .cluster import free_ports

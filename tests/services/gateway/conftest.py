@@ -19,16 +19,18 @@ from typing import Any
 import httpx
 import pytest
 
-from vectron.services.auth.grpc_server import SERVICE_NAME as AUTH_SERVICE, AuthServicer
+from tests.services.gateway.doubles import ADMIN_EMAIL, Cluster, FaultyWorkerService, build_cluster
+from vectron.services.auth.grpc_server import SERVICE_NAME as AUTH_SERVICE
+from vectron.services.auth.grpc_server import AuthServicer
 from vectron.services.gateway.api import GatewayConfig
 from vectron.services.gateway.edge import EdgeLimits
 from vectron.services.gateway.node import GatewayNode, serve_gateway
-from vectron.services.placement.grpc_server import SERVICE_NAME as PLACEMENT_SERVICE, PlacementServicer
+from vectron.services.placement.grpc_server import SERVICE_NAME as PLACEMENT_SERVICE
+from vectron.services.placement.grpc_server import PlacementServicer
 from vectron.services.serving import GrpcServer, start_grpc_server
-from vectron.services.worker.grpc_server import SERVICE_NAME as WORKER_SERVICE, WorkerServicer
+from vectron.services.worker.grpc_server import SERVICE_NAME as WORKER_SERVICE
+from vectron.services.worker.grpc_server import WorkerServicer
 from vectron.v1 import auth_pb2_grpc, placement_pb2_grpc, worker_pb2_grpc
-
-from tests.services.gateway.doubles import ADMIN_EMAIL, Cluster, FaultyWorkerService, build_cluster
 
 
 @dataclass

@@ -10,14 +10,13 @@ import time
 import numpy as np
 import pytest
 
+from tests.services.gateway.doubles import Cluster
 from vectron.errors import Indeterminate, PartialWrite, PayloadTooLarge, Unavailable
 from vectron.limits import MAX_PAYLOAD_BYTES
 from vectron.services.gateway import models as m
 from vectron.services.gateway.api import Gateway, GatewayConfig
 from vectron.services.gateway.workers import Hit, Point
 from vectron.services.placement.service import Liveness
-
-from tests.services.gateway.doubles import Cluster
 
 DIM = 4
 

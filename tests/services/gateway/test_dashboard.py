@@ -25,8 +25,8 @@ import jsonschema
 import pytest
 
 from tests.services.gateway.conftest import Stack
-from vectron.services.gateway import models as m
 from tests.services.gateway.procs import Daemon, single_node
+from vectron.services.gateway import models as m
 
 PASSWORD = "correct horse battery"
 

@@ -11,9 +11,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from vectron.services.gateway.edge import EdgeLimits
-
 from tests.services.gateway.conftest import Stack, build_stack, stop_stack
+from vectron.services.gateway.edge import EdgeLimits
 
 LIMITS = EdgeLimits(
     max_body_bytes=1 << 20, max_open_body_bytes=1024, body_idle_timeout=1.0, header_timeout=1.0, max_header_bytes=4096,

@@ -6,12 +6,11 @@ from __future__ import annotations
 
 import pytest
 
+from tests.services.gateway.doubles import Cluster
+from tests.services.gateway.test_api import key_of, points
 from vectron.errors import CollectionNotFound, InvalidArgument, PermissionDenied, Unavailable
 from vectron.services.gateway import models as m
 from vectron.services.gateway.api import Gateway, GatewayConfig
-
-from tests.services.gateway.doubles import Cluster
-from tests.services.gateway.test_api import key_of, points
 
 ODD = {"must": [{"key": "odd", "match": {"value": True}}]}
 

@@ -12,11 +12,9 @@ import pytest
 from click.testing import CliRunner
 
 import vectron.raft
+from tests.services.gateway.procs import single_node
 from vectron.daemon import main, parse_roles
 from vectron.services.runner import NodeConfig, PreflightError, preflight
-
-from tests.services.gateway.procs import single_node
-
 
 
 def test_roles_parse() -> None:

@@ -10,13 +10,12 @@ from collections.abc import Iterator
 import grpc
 import pytest
 
+from tests.services.gateway.doubles import Cluster, FaultyWorkerService, build_cluster
 from vectron.errors import Indeterminate, NotLeader, StaleEpoch, Unavailable
 from vectron.services.gateway.workers import GrpcWorkerClient, LocalWorkerClient, PointWrite, ShardTarget, WorkerClient
 from vectron.services.serving import start_grpc_server
 from vectron.services.worker.grpc_server import SERVICE_NAME, WorkerServicer
 from vectron.v1 import worker_pb2_grpc
-
-from tests.services.gateway.doubles import Cluster, FaultyWorkerService, build_cluster
 
 
 @pytest.fixture

@@ -172,9 +172,8 @@ def test_a_worker_back_from_the_dead_drops_its_moved_replicas_and_their_files(tm
 def test_the_shard_leader_makes_its_group_match_a_moved_assignment(tmp_path: pathlib.Path) -> None:
     """Real Raft groups: a replica's worker dies, placement moves it; the shard's leader removes
     the dead member first, then adds the new one, which catches up."""
-    from vectron.raft import RaftConfig, RaftGroup
-
     from tests.raft.procs import free_ports, wait_for
+    from vectron.raft import RaftConfig, RaftGroup
 
     def raft_factory(fsm, address, peers, data_dir):  # type: ignore[no-untyped-def]
         return RaftGroup(fsm, RaftConfig(self_address=address, peers=[address, *peers], data_dir=str(data_dir),

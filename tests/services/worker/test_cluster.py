@@ -29,7 +29,6 @@ from vectron.v1 import placement_pb2, points_pb2, worker_pb2
 
 from .cluster import RETRYABLE, ShardCluster, poll
 
-
 pytestmark = [pytest.mark.slow]
 
 DIM = 8

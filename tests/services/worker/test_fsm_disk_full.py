@@ -10,13 +10,12 @@ import pathlib
 import numpy as np
 import pytest
 
+from tests.raft.smallfs import fill, small_filesystem
 from vectron.errors import StorageError
 from vectron.raft import Entry
 from vectron.services.worker.fsm import ShardStateMachine, decode_result
 from vectron.store import CollectionConfig
 from vectron.v1 import worker_pb2
-
-from tests.raft.smallfs import fill, small_filesystem
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="mounts a small tmpfs (root only)")
 

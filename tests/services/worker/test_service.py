@@ -11,12 +11,11 @@ import grpc
 import numpy as np
 import pytest
 
-from vectron.errors import DimensionMismatch, InvalidArgument, InvalidFilter, NotFound, NotLeader
+from vectron.errors import DimensionMismatch, InvalidArgument, InvalidFilter, NotFound, NotLeader, StaleEpoch
 from vectron.raft import InMemoryGroup
 from vectron.services.serving import start_grpc_server
 from vectron.services.worker.grpc_server import SERVICE_NAME, WorkerServicer
 from vectron.services.worker.replicas import ReplicaHost
-from vectron.errors import StaleEpoch
 from vectron.services.worker.service import ShardKey, WorkerConfig, WorkerService
 from vectron.v1 import points_pb2, worker_pb2, worker_pb2_grpc
 

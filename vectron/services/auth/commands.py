@@ -120,7 +120,7 @@ def dispatch(store: AuthStorage, txn: lmdb.Transaction, body: bytes) -> bytes:
     """
     try:
         command = auth_pb2.AuthCommand.FromString(body)
-    except Exception:  # noqa: BLE001 - a malformed body is an error value, never an exception
+    except Exception:
         return error_result(error_from_code("invalid_argument", "malformed auth command")).SerializeToString()
     kind = command.WhichOneof("cmd")
     handler = _HANDLERS.get(kind or "")

@@ -51,7 +51,7 @@ class AuthNode:
         node runner's ``status.json``."""
         try:
             st = dict(self.group.status())
-        except Exception as exc:  # noqa: BLE001 - a stopping group
+        except Exception as exc:
             st = {"error": str(exc)}
         group = {"group": "auth", **{k: v for k, v in st.items() if isinstance(v, (str, int, float, bool, type(None)))}}
         return {"node": self.group.self_address, "pid": os.getpid(), "at": time.time(), "grpc": self.grpc.address, "groups": [group]}
@@ -64,7 +64,7 @@ class AuthNode:
                 with open(tmp, "w") as f:
                     json.dump(self.status(), f)
                 os.replace(tmp, self.status_file)
-            except Exception:  # noqa: BLE001 - status is best effort
+            except Exception:
                 log.debug("status write failed", exc_info=True)
 
     def stop(self, grace: float = 1.0) -> None:

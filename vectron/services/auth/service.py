@@ -30,11 +30,10 @@ from vectron.raft.retry import propose_with_retry
 from vectron.services.auth import api_keys
 from vectron.services.auth.commands import decode_result
 from vectron.services.auth.fsm import AuthStateMachine
-from vectron.services.auth.storage import AuthStorage
 from vectron.services.auth.model import (
+    DEFAULT_PLAN,
     ApiKeyInfo,
     CreatedKey,
-    DEFAULT_PLAN,
     KeyValidation,
     LoginResult,
     Session,
@@ -46,6 +45,7 @@ from vectron.services.auth.model import (
     validate_scope,
 )
 from vectron.services.auth.sessions import TokenIssuer
+from vectron.services.auth.storage import AuthStorage
 from vectron.services.auth.throttle import AccessGuard, GuardLimits
 from vectron.v1 import auth_pb2
 

@@ -60,7 +60,16 @@ from vectron.services.gateway.merge import in_order, scroll_page, top_k
 from vectron.services.gateway.results import CollectionDetail, Health, Page, SearchResult, ShardState
 from vectron.services.gateway.routing import PlacementBackend, Router, RoutingCache
 from vectron.services.gateway.shard_calls import CallPolicy, ShardCaller, settle_writes, worst
-from vectron.services.gateway.workers import Hit, Point, PointWrite, SearchSpec, ShardTarget, WorkerClient, WorkerClients, WorkerPool
+from vectron.services.gateway.workers import (
+    Hit,
+    Point,
+    PointWrite,
+    SearchSpec,
+    ShardTarget,
+    WorkerClient,
+    WorkerClients,
+    WorkerPool,
+)
 from vectron.services.placement.routing import group_by_shard
 from vectron.store import IndexInfo, check_index_field
 from vectron.v1 import placement_pb2
@@ -563,7 +572,7 @@ class Gateway:
         for name, check in self.extra_ready_checks.items():
             try:
                 checks[name] = bool(check())
-            except Exception:  # noqa: BLE001 - a check that cannot tell is not a pass
+            except Exception:
                 log.debug("readiness check %s failed", name, exc_info=True)
                 checks[name] = False
         return Health(status="ready" if all(checks.values()) else "not ready", checks=checks)

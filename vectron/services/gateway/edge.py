@@ -141,7 +141,7 @@ class RequestGate:
             nonlocal size
             try:
                 message = await asyncio.wait_for(receive(), timeout)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 raise HTTPException(408, f"the request body stopped arriving for {timeout:g} s") from None
             if message["type"] == "http.request":
                 size += len(message.get("body", b""))

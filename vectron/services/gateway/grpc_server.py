@@ -27,15 +27,14 @@ import grpc
 import orjson
 from pydantic import BaseModel, ValidationError
 
-from vectron.errors import InvalidArgument, VectronError
-from vectron.services.gateway import models as m
-from vectron.errors import PartialWrite, RateLimited, ResourceExhausted
+from vectron.errors import InvalidArgument, PartialWrite, RateLimited, ResourceExhausted, VectronError
+from vectron.limits import MAX_BODY_BYTES
 from vectron.services.auth.model import ApiKeyInfo, User
+from vectron.services.gateway import models as m
 from vectron.services.gateway.api import Gateway
+from vectron.services.gateway.metrics import GatewayMetrics
 from vectron.services.gateway.results import CollectionDetail
 from vectron.services.gateway.workers import Hit, Point
-from vectron.services.gateway.metrics import GatewayMetrics
-from vectron.limits import MAX_BODY_BYTES
 from vectron.services.grpc_errors import ERROR_CODE_KEY, ERROR_FIELD_KEY, abort_with, status_code_for
 from vectron.services.serving import GrpcServer, start_grpc_server
 from vectron.v1 import gateway_pb2 as pb

@@ -12,7 +12,6 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, StrictStr
 
-from vectron.services.gateway.filter_doc import FilterT
 from vectron.limits import (
     HNSW_LIMITS,
     MAX_BATCH_POINTS,
@@ -26,6 +25,7 @@ from vectron.limits import (
     MAX_SHARDS,
     MAX_STR_ID_BYTES,
 )
+from vectron.services.gateway.filter_doc import FilterT
 
 __all__ = [
     "PointIdT",
@@ -90,7 +90,7 @@ Component = StrictFloat
 
 def ms_to_iso(ms: int) -> str:
     """Milliseconds since the epoch as an ISO 8601 UTC timestamp (``...Z``)."""
-    return _dt.datetime.fromtimestamp(ms / 1000, tz=_dt.timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return _dt.datetime.fromtimestamp(ms / 1000, tz=_dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 class _In(BaseModel):

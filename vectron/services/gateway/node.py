@@ -19,8 +19,8 @@ import uvicorn
 from vectron.services.auth.client import AuthClient
 from vectron.services.gateway.api import Gateway, GatewayConfig
 from vectron.services.gateway.backends import PlacementClient
-from vectron.services.gateway.metrics import GatewayMetrics
 from vectron.services.gateway.edge import EdgeLimits, uvicorn_settings
+from vectron.services.gateway.metrics import GatewayMetrics
 from vectron.services.gateway.rest import create_app
 from vectron.services.gateway.snapshots import Snapshots
 from vectron.services.gateway.workers import WorkerPool

@@ -26,13 +26,12 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from vectron.errors import VectronError
 from vectron.limits import MAX_INT_ID
 from vectron.services.gateway import convert as c
+from vectron.services.gateway import dashboard, rest_snapshots
 from vectron.services.gateway import models as m
-from vectron.services.gateway import dashboard
 from vectron.services.gateway.api import Gateway
 from vectron.services.gateway.edge import EdgeLimits, RequestGate
 from vectron.services.gateway.metrics import CONTENT_TYPE_LATEST, GatewayMetrics
 from vectron.services.gateway.rest_search import FastSearch, error_response, searched
-from vectron.services.gateway import rest_snapshots
 from vectron.services.gateway.snapshots import Snapshots
 
 __all__ = ["create_app"]

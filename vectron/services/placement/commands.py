@@ -202,7 +202,7 @@ def dispatch(store: PlacementStorage, txn: lmdb.Transaction, entry: Entry) -> by
     """Apply one serialized ``PlacementCommand`` inside ``txn``; return a serialized ``PlacementResult``."""
     try:
         command = placement_pb2.PlacementCommand.FromString(entry.body)
-    except Exception:  # noqa: BLE001 - a malformed body is an error value, never an exception
+    except Exception:
         return error_result(InvalidArgument("malformed placement command")).SerializeToString()
     kind = command.WhichOneof("cmd")
     handler = _HANDLERS.get(kind or "")

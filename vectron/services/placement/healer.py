@@ -196,5 +196,5 @@ class Healer:
         while not self._stop.wait(self.service.config.heal_interval):
             try:
                 self.run_once()
-            except Exception:  # noqa: BLE001 - the loop must survive anything (a lost leadership...)
+            except Exception:
                 log.exception("re-replication round failed")

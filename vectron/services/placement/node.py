@@ -9,12 +9,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from vectron.services.placement.fsm import PlacementStateMachine
-from vectron.services.placement.healer import Healer
-from vectron.services.placement.grpc_server import SERVICE_NAME, PlacementServicer
-from vectron.services.placement.service import PlacementConfig, PlacementService
 from vectron.services.groups import start_service_group
 from vectron.services.internal_auth import ClusterCredential
+from vectron.services.placement.fsm import PlacementStateMachine
+from vectron.services.placement.grpc_server import SERVICE_NAME, PlacementServicer
+from vectron.services.placement.healer import Healer
+from vectron.services.placement.service import PlacementConfig, PlacementService
 from vectron.services.serving import GrpcServer, ReadinessWatcher, start_grpc_server
 from vectron.v1 import placement_pb2_grpc
 

@@ -25,12 +25,12 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from vectron.errors import CollectionAlreadyExists, CollectionNotFound, InvalidArgument, NotFound, PermissionDenied
+from vectron.limits import DISTANCES, MAX_DIMENSION, MAX_REPLICATION, MAX_SHARDS, check_name
 from vectron.raft.protocol import Group
 from vectron.raft.retry import propose_with_retry
 from vectron.services.placement.commands import decode_result
 from vectron.services.placement.fsm import PlacementStateMachine
 from vectron.services.placement.routing import HASH_SCHEME, shard_of
-from vectron.limits import DISTANCES, MAX_DIMENSION, MAX_REPLICATION, MAX_SHARDS, check_name
 from vectron.store import check_hnsw, check_index_field, check_index_type
 from vectron.v1 import placement_pb2
 

@@ -95,7 +95,7 @@ class PlacementAgent:
                     with self._pending_lock:
                         self._pending = reply
                     self._answered.set()
-            except Exception:  # noqa: BLE001 - the loop must survive anything
+            except Exception:
                 if self._stop.is_set():  # stopping: its pool and channels are closing under it
                     break
                 log.exception("placement agent round failed")
@@ -111,7 +111,7 @@ class PlacementAgent:
                 if reply is not None:
                     self.apply(reply)
                 self.host.converge_members(timeout=max(self.interval * 5, 2.0))
-            except Exception:  # noqa: BLE001 - the loop must survive anything
+            except Exception:
                 log.exception("applying placement failed")
 
     def run_once(self) -> bool:

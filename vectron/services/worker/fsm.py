@@ -132,7 +132,7 @@ class ShardStateMachine(StateMachine):
     def _decode_command(self, body: bytes) -> tuple[list[WriteOp], int]:
         try:
             command = worker_pb2.ShardCommand.FromString(body)
-        except Exception:  # noqa: BLE001
+        except Exception:
             raise InvalidArgument("malformed shard command") from None
         kind = command.WhichOneof("cmd")
         if kind == "upsert":

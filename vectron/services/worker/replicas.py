@@ -99,7 +99,7 @@ class ShardReplica:
     def leader_grpc_address(self) -> str | None:
         try:
             return self.grpc_address_of(self.group.leader())
-        except Exception:  # noqa: BLE001 - a group that cannot tell has no known leader
+        except Exception:
             return None
 
 
@@ -145,7 +145,7 @@ class ReplicaHost:
             assignment = placement_pb2.ReplicaAssignment.FromString(manifest.read_bytes())
             try:
                 opened.append(self.open(assignment))
-            except Exception:  # noqa: BLE001 - one bad replica must not stop the others
+            except Exception:
                 log.exception("cannot reopen the replica in %s", folder)
         return opened
 
@@ -227,7 +227,7 @@ class ReplicaHost:
                 elif additions:
                     group.add_member(additions[0], timeout=timeout)
                     done.append(f"{replica.key[0]}/{replica.key[1]} +{additions[0]}")
-            except Exception as exc:  # noqa: BLE001 - retried next round (a leader change, a slow commit)
+            except Exception as exc:
                 log.warning("membership change of shard %s/%d failed: %s", *replica.key, exc)
         if done:
             log.info("membership changes: %s", ", ".join(done))
@@ -249,7 +249,7 @@ class ReplicaHost:
             try:
                 self.open(wanted[key])
                 opened.append(key)
-            except Exception:  # noqa: BLE001 - retried on the next heartbeat
+            except Exception:
                 log.exception("cannot open shard %s/%d", *key)
         return opened, dropped
 
@@ -266,11 +266,11 @@ class ReplicaHost:
 def _stop(replica: ShardReplica) -> None:
     try:
         replica.group.stop()
-    except Exception:  # noqa: BLE001
+    except Exception:
         log.exception("stopping the group of shard %s/%d failed", *replica.key)
     try:
         replica.fsm.close()
-    except Exception:  # noqa: BLE001
+    except Exception:
         log.exception("closing shard %s/%d failed", *replica.key)
 
 
