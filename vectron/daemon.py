@@ -39,12 +39,11 @@ from typing import Any
 
 import click
 
-__all__ = ["main", "ROLES", "BUILT_ROLES"]
+__all__ = ["main", "ROLES"]
 
 log = logging.getLogger("vectrond")
 
 ROLES = ("gateway", "auth", "placement", "worker")
-BUILT_ROLES = ("gateway", "auth", "placement", "worker")
 CLUSTER_PASSWORD_ENV = "VECTRON_CLUSTER_PASSWORD"
 #: after SIGTERM/SIGINT the process exits within this many seconds, stopped cleanly or not
 STOP_DEADLINE = 4.0
@@ -59,12 +58,6 @@ def parse_roles(value: str) -> list[str]:
     for role in roles:
         if role not in ROLES:
             raise click.BadParameter(f"unknown role {role!r}; roles: {', '.join(ROLES)} or all", param_hint="--role")
-    missing = [r for r in roles if r not in BUILT_ROLES]
-    if missing:
-        raise click.UsageError(
-            f"role(s) {', '.join(missing)} not built yet; available now: {', '.join(BUILT_ROLES)} "
-            "(the embedded store works too: `import vectron; vectron.open(path)`)"
-        )
     return list(dict.fromkeys(roles))
 
 
