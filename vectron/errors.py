@@ -21,6 +21,7 @@ attributes; nothing below the edges knows about status codes.
     ├── StaleEpoch                    409  FAILED_PRECONDITION (routed with an old routing table)
     ├── ResourceExhausted             429  RESOURCE_EXHAUSTED
     │   └── RateLimited                                       (.retry_after seconds)
+    ├── InsufficientCapacity          507  RESOURCE_EXHAUSTED (the cluster, not the caller: no worker can take a replica)
     ├── Unavailable                   503  UNAVAILABLE        (definite failure: nothing was applied)
     │   └── NotLeader                                         (.leader is the leader's address, if known)
     ├── PartialWrite                  as its cause (503)      (.written / .failed / .unknown point ids)
@@ -50,6 +51,7 @@ __all__ = [
     "StaleEpoch",
     "ResourceExhausted",
     "RateLimited",
+    "InsufficientCapacity",
     "PartialWrite",
     "Unavailable",
     "NotLeader",
@@ -145,6 +147,15 @@ class ResourceExhausted(VectronError):
     http_status = 429
     grpc_code = "RESOURCE_EXHAUSTED"
     code = "resource_exhausted"
+
+
+class InsufficientCapacity(VectronError):
+    """The cluster has no room (workers at their replica capacity or out of Raft ports):
+    an operator's problem, not the caller's, so not a 429 that says "slow down"."""
+
+    http_status = 507
+    grpc_code = "RESOURCE_EXHAUSTED"
+    code = "insufficient_capacity"
 
 
 class RateLimited(ResourceExhausted):

@@ -158,10 +158,13 @@ def test_routing_leader_hint_and_get_worker(service: PlacementService) -> None:
 def test_capacity_and_port_range_limits(service: PlacementService) -> None:
     service.register_worker(worker_info(0, ports=(30000, 30001)))
     service.create_collection("alice", "a", 4, shard_count=2)
-    from vectron.errors import ResourceExhausted
+    from vectron.errors import InsufficientCapacity, ResourceExhausted
 
-    with pytest.raises(ResourceExhausted):
+    with pytest.raises(InsufficientCapacity) as err:  # the cluster's problem: 507, never a 429 "slow down"
         service.create_collection("alice", "b", 4, shard_count=1)
+    assert err.value.http_status == 507 and err.value.code == "insufficient_capacity"
+    assert not isinstance(err.value, ResourceExhausted) and "--raft-ports" in err.value.message
+    assert [c.name for c in service.list_collections("alice")] == ["a"]  # nothing changed
 
 
 def test_reregistering_unchanged_worker_does_not_touch_the_log(service: PlacementService) -> None:

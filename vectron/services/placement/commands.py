@@ -17,9 +17,9 @@ import lmdb
 from vectron.errors import (
     CollectionAlreadyExists,
     CollectionNotFound,
+    InsufficientCapacity,
     InvalidArgument,
     NotFound,
-    ResourceExhausted,
     VectronError,
     error_from_code,
 )
@@ -92,10 +92,10 @@ def _create_collection(store: PlacementStorage, txn: lmdb.Transaction, entry: En
     for worker_id, count in wanted.items():
         worker = workers[worker_id]
         if worker.capacity and len(used[worker_id]) + count > worker.capacity:
-            return error_result(ResourceExhausted(f"worker {worker_id!r} is at its capacity of {worker.capacity} replicas"))
+            return error_result(InsufficientCapacity(f"worker {worker_id!r} is at its capacity of {worker.capacity} replicas (raise its --capacity)"))
         free = (worker.raft_port_max - worker.raft_port_min + 1) - len(used[worker_id])
         if free < count:
-            return error_result(ResourceExhausted(f"worker {worker_id!r} has no free Raft port left in its range"))
+            return error_result(InsufficientCapacity(f"worker {worker_id!r} has no free Raft port left in its range (one port per shard replica: widen its --raft-ports)"))
     info.epoch = entry.index
     record = placement_pb2.CollectionRecord(collection=info)
     for shard_id, placement in enumerate(cmd.shards):
@@ -152,10 +152,10 @@ def _move_replica(store: PlacementStorage, txn: lmdb.Transaction, entry: Entry, 
         return error_result(NotFound(f"worker {cmd.to_worker_id!r} is not a registered live worker", field="to_worker_id"))
     used = {port for port, _, _ in store.ports_of(txn, target.worker_id)}
     if target.capacity and len(used) >= target.capacity:
-        return error_result(ResourceExhausted(f"worker {target.worker_id!r} is at its capacity of {target.capacity} replicas"))
+        return error_result(InsufficientCapacity(f"worker {target.worker_id!r} is at its capacity of {target.capacity} replicas (raise its --capacity)"))
     port = next((p for p in range(target.raft_port_min, target.raft_port_max + 1) if p not in used), None)
     if port is None:
-        return error_result(ResourceExhausted(f"worker {target.worker_id!r} has no free Raft port left in its range"))
+        return error_result(InsufficientCapacity(f"worker {target.worker_id!r} has no free Raft port left in its range (one port per shard replica: widen its --raft-ports)"))
     replica = next(r for r in shard.replicas if r.worker_id == cmd.from_worker_id)
     store.delete_port(txn, replica.worker_id, int(replica.raft_address.rpartition(":")[2]))
     store.put_port(txn, target.worker_id, port, cmd.collection_id, cmd.shard_id)
