@@ -90,12 +90,9 @@ def _create_collection(store: PlacementStorage, txn: lmdb.Transaction, entry: En
                 used[worker_id] = {port for port, _, _ in store.ports_of(txn, worker_id)}
             wanted[worker_id] = wanted.get(worker_id, 0) + 1
     for worker_id, count in wanted.items():
-        worker = workers[worker_id]
-        if worker.capacity and len(used[worker_id]) + count > worker.capacity:
-            return error_result(InsufficientCapacity(f"worker {worker_id!r} is at its capacity of {worker.capacity} replicas (raise its --capacity)"))
-        free = (worker.raft_port_max - worker.raft_port_min + 1) - len(used[worker_id])
-        if free < count:
-            return error_result(InsufficientCapacity(f"worker {worker_id!r} has no free Raft port left in its range (one port per shard replica: widen its --raft-ports)"))
+        full = _no_room(workers[worker_id], len(used[worker_id]), count)
+        if full is not None:
+            return error_result(full)
     info.epoch = entry.index
     record = placement_pb2.CollectionRecord(collection=info)
     for shard_id, placement in enumerate(cmd.shards):
@@ -121,6 +118,17 @@ def _drop_collection(store: PlacementStorage, txn: lmdb.Transaction, entry: Entr
     store.delete_collection(txn, record)
     store.bump_version(txn)
     return placement_pb2.PlacementResult(ok=True)
+
+
+def _no_room(worker: placement_pb2.WorkerInfo, used: int, more: int) -> InsufficientCapacity | None:
+    """Why ``worker``, holding ``used`` replicas, cannot take ``more`` (None: it can)."""
+    if worker.capacity and used + more > worker.capacity:
+        return InsufficientCapacity(f"worker {worker.worker_id!r} is at its capacity of {worker.capacity} replicas (raise its --capacity)")
+    if (worker.raft_port_max - worker.raft_port_min + 1) - used < more:
+        return InsufficientCapacity(
+            f"worker {worker.worker_id!r} has no free Raft port left in its range (one port per shard replica: widen its --raft-ports)"
+        )
+    return None
 
 
 def _set_worker_dead(store: PlacementStorage, txn: lmdb.Transaction, entry: Entry, cmd: placement_pb2.SetWorkerDeadCmd) -> placement_pb2.PlacementResult:
@@ -151,11 +159,10 @@ def _move_replica(store: PlacementStorage, txn: lmdb.Transaction, entry: Entry, 
     if target is None or target.dead:
         return error_result(NotFound(f"worker {cmd.to_worker_id!r} is not a registered live worker", field="to_worker_id"))
     used = {port for port, _, _ in store.ports_of(txn, target.worker_id)}
-    if target.capacity and len(used) >= target.capacity:
-        return error_result(InsufficientCapacity(f"worker {target.worker_id!r} is at its capacity of {target.capacity} replicas (raise its --capacity)"))
-    port = next((p for p in range(target.raft_port_min, target.raft_port_max + 1) if p not in used), None)
-    if port is None:
-        return error_result(InsufficientCapacity(f"worker {target.worker_id!r} has no free Raft port left in its range (one port per shard replica: widen its --raft-ports)"))
+    full = _no_room(target, len(used), 1)
+    if full is not None:
+        return error_result(full)
+    port = next(p for p in range(target.raft_port_min, target.raft_port_max + 1) if p not in used)
     replica = next(r for r in shard.replicas if r.worker_id == cmd.from_worker_id)
     store.delete_port(txn, replica.worker_id, int(replica.raft_address.rpartition(":")[2]))
     store.put_port(txn, target.worker_id, port, cmd.collection_id, cmd.shard_id)
