@@ -50,6 +50,7 @@ def environ(pid: int) -> dict[str, str]:
 def test_cluster_lifecycle(tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch) -> None:
     d = tmp_path / "cluster"
     monkeypatch.setenv("VECTRON_BCRYPT_ROUNDS", "4")  # a node setting: kept for the nodes
+    monkeypatch.setenv("VECTRON_DEFAULT_PLAN", "unlimited")  # new accounts (keys have their account's plan)
     monkeypatch.setenv("VECTRON_API_KEY", "vk_client_only")  # the client's own: not kept
     state = cluster_up(d, nodes=3, timeout=180)
     hand_started: subprocess.Popen[bytes] | None = None
@@ -59,7 +60,7 @@ def test_cluster_lifecycle(tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPat
         admin = vectron.Client(urls[0])
         admin.register("l@example.com", "correct horse battery")
         admin.login("l@example.com", "correct horse battery")
-        key = admin.create_key("k", plan="unlimited").key
+        key = admin.create_key("k").key
         client = vectron.Client(urls[0], api_key=key, retries=6)
         # ready means every worker registered and live: an RF-3 create works at once
         col = client.create_collection("docs", 3, shards=2, replication_factor=3)

@@ -47,7 +47,7 @@ def test_clean_restart_reopens_the_shard_and_sigterm_stops_at_any_moment(tmp_pat
         admin = Client(node.url)
         admin.register("d@example.com", "correct horse battery")
         admin.login("d@example.com", "correct horse battery")
-        client = Client(node.url, api_key=admin.create_key("k", plan="unlimited").key, retries=6)
+        client = Client(node.url, api_key=admin.create_key("k").key, retries=6)
         client.create_collection("c", DIM, shards=1)
         vectors = np.random.default_rng(1).normal(size=(POINTS, DIM)).astype(np.float32)
         for lo in range(0, POINTS, 500):

@@ -93,7 +93,7 @@ def test_bad_input_names_the_field_and_changes_nothing(cluster: Cluster, gw: tup
     with pytest.raises(CollectionNotFound):
         g.create_payload_index(key, "nope", m.PayloadIndexIn(field="n", type="integer"))
     token = g.login(m.Credentials(email="ada@example.com", password="correct horse battery")).token
-    read_only = g.create_key(token, m.CreateKeyRequest(name="ro", plan="unlimited", scope="read-only")).key
+    read_only = g.create_key(token, m.CreateKeyRequest(name="ro", scope="read-only")).key
     with pytest.raises(PermissionDenied):
         g.create_payload_index(read_only, "docs", m.PayloadIndexIn(field="n", type="integer"))
     with pytest.raises(PermissionDenied):
