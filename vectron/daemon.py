@@ -141,6 +141,9 @@ def _load_config(ctx: click.Context, param: click.Parameter, value: str | None) 
               "(set plans, disable, enable, list and delete users)")
 @click.option("--default-plan", type=click.Choice(["free", "pro", "unlimited"]), default="free", show_default=True,
               help="auth: the plan of a new account")
+@click.option("--auth-throttle-factor", type=click.FloatRange(min=1.0), default=1.0, show_default=True,
+              help="auth: multiply the login-failure and registration budgets per client address (a load "
+                   "generator or test harness behind one address; see docs/abuse-limits.md)")
 @click.option("--log-level", default="INFO", show_default=True,
               type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False))
 def main(
@@ -179,6 +182,7 @@ def main(
     dead_worker_timeout: float,
     admin_emails: str,
     default_plan: str,
+    auth_throttle_factor: float,
     log_level: str,
 ) -> None:
     """Run a Vectron node."""
@@ -216,7 +220,7 @@ def main(
             jwt_secret_file=jwt_secret_file, cluster_password=cluster_password, bcrypt_rounds=bcrypt_rounds,
             session_ttl=session_ttl, default_shards=default_shards, default_replication_factor=default_replication_factor,
             raft_compaction_entries=raft_compaction_entries, dead_worker_timeout=dead_worker_timeout,
-            admin_emails=parse_list(admin_emails), default_plan=default_plan,
+            admin_emails=parse_list(admin_emails), default_plan=default_plan, auth_throttle_factor=auth_throttle_factor,
         ))
         return
     (only_role,) = roles
@@ -242,6 +246,7 @@ def main(
     from vectron.services.auth.node import serve_auth
     from vectron.services.auth.service import AuthConfig
     from vectron.services.auth.sessions import load_secret
+    from vectron.services.auth.throttle import GuardLimits
     from vectron.services.internal_auth import export_credential
 
     auth_dir = os.path.join(data_dir, "auth")
@@ -268,6 +273,7 @@ def main(
             config=AuthConfig(
                 bcrypt_rounds=bcrypt_rounds, session_ttl_seconds=session_ttl,
                 admin_emails=frozenset(e.strip() for e in admin_emails.split(",") if e.strip()), default_plan=default_plan,
+                guard=GuardLimits().scaled(auth_throttle_factor),
             ),
             status_file=os.path.join(data_dir, "status.json"),
             raft_options=raft_opts,

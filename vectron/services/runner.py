@@ -74,6 +74,8 @@ class NodeConfig:
     #: auth: the emails of the admins, and the plan of a new account
     admin_emails: tuple[str, ...] = ()
     default_plan: str = "free"
+    #: auth: login-failure and registration budgets per client address, times this
+    auth_throttle_factor: float = 1.0
 
     def raft_options(self) -> dict[str, Any]:
         return raft_options(self.raft_compaction_entries)
@@ -280,6 +282,7 @@ def start_node(config: NodeConfig) -> RunningNode:
             from vectron.services.auth.node import serve_auth
             from vectron.services.auth.service import AuthConfig
             from vectron.services.auth.sessions import load_secret
+            from vectron.services.auth.throttle import GuardLimits
 
             auth_dir = os.path.join(d, "auth")
             try:
@@ -292,6 +295,7 @@ def start_node(config: NodeConfig) -> RunningNode:
                 config=AuthConfig(
                     bcrypt_rounds=config.bcrypt_rounds, session_ttl_seconds=config.session_ttl,
                     admin_emails=frozenset(config.admin_emails), default_plan=config.default_plan,
+                    guard=GuardLimits().scaled(config.auth_throttle_factor),
                 ),
                 raft_options=config.raft_options(),
             )

@@ -72,3 +72,15 @@ def test_the_bcrypt_cap_refuses_when_every_slot_stays_busy() -> None:
     t.join()
     with guard.bcrypt_slot():
         pass
+
+
+def test_throttle_factor_scales_the_per_address_budgets_and_they_still_fire() -> None:
+    base = GuardLimits()
+    assert base.scaled(1) == base
+    scaled = base.scaled(3)
+    assert (scaled.registrations_per_address, scaled.login_failures_per_address, scaled.login_failures_per_account_address) == (
+        3 * base.registrations_per_address, 3 * base.login_failures_per_address, 3 * base.login_failures_per_account_address)
+    guard = AccessGuard(scaled)
+    for _ in range(scaled.registrations_per_address):
+        assert guard.registrations.try_attempt("10.0.0.9")
+    assert not guard.registrations.try_attempt("10.0.0.9")  # the larger budget still runs out

@@ -29,7 +29,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from vectron.errors import RateLimited
 
@@ -137,6 +137,18 @@ class GuardLimits:
     #: bcrypt computations at once on this node; a call waits at most ``bcrypt_wait`` for a slot
     bcrypt_slots: int = 4
     bcrypt_wait: float = 2.0
+
+    def scaled(self, factor: float) -> GuardLimits:
+        """These limits with every login and registration budget ``factor`` times larger
+        (``vectrond --auth-throttle-factor``: a trusted load generator behind one address)."""
+        if factor == 1:
+            return self
+        return replace(
+            self,
+            login_failures_per_account_address=max(1, round(self.login_failures_per_account_address * factor)),
+            login_failures_per_address=max(1, round(self.login_failures_per_address * factor)),
+            registrations_per_address=max(1, round(self.registrations_per_address * factor)),
+        )
 
 
 class AccessGuard:
