@@ -412,10 +412,12 @@ class Client:
     def create_snapshot(self, collection: str) -> dict[str, Any]:
         """A consistent snapshot of every shard of ``collection``, kept on the gateway: its
         record (name, size, sha256, points, shards, created_at)."""
-        return self._request("POST", _col(collection, "/snapshots"), cred=self._key(), retry=False)["snapshot"]
+        record: dict[str, Any] = self._request("POST", _col(collection, "/snapshots"), cred=self._key(), retry=False)["snapshot"]
+        return record
 
     def list_snapshots(self, collection: str) -> list[dict[str, Any]]:
-        return self._request("GET", _col(collection, "/snapshots"), cred=self._key())["snapshots"]
+        records: list[dict[str, Any]] = self._request("GET", _col(collection, "/snapshots"), cred=self._key())["snapshots"]
+        return records
 
     def delete_snapshot(self, collection: str, name: str) -> None:
         self._request("DELETE", _col(collection, f"/snapshots/{quote(name, safe='')}"), cred=self._key())
@@ -459,7 +461,8 @@ class Client:
             raise errors.Unavailable(f"cannot reach {self.url}: {exc}") from None
         if not r.is_success:
             raise error_from_response(r)
-        return r.json()
+        answer: dict[str, Any] = r.json()
+        return answer
 
     def ready(self) -> bool:
         try:
