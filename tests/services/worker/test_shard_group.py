@@ -7,6 +7,7 @@ from __future__ import annotations
 import pathlib
 import secrets
 import time
+from collections.abc import Callable
 
 import numpy as np
 import pytest
@@ -39,8 +40,10 @@ def wait(fn, timeout: float = 60.0) -> None:  # type: ignore[no-untyped-def]
         time.sleep(0.1)
 
 
-def test_late_replica_catches_up_from_a_snapshot(tmp_path: pathlib.Path) -> None:
-    addresses = [f"127.0.0.1:{p}" for p in free_ports(3)]
+def replica_starter(tmp_path: pathlib.Path, replicas: int = 3) -> tuple[Callable[[int], RaftGroup], list[RaftGroup]]:
+    """``start(i)`` runs replica i of one shard group (small log compaction, so late replicas
+    catch up by snapshot); ``groups`` lists the started ones, for the test to stop."""
+    addresses = [f"127.0.0.1:{p}" for p in free_ports(replicas)]
     password = secrets.token_hex(8)
     groups: list[RaftGroup] = []
 
@@ -53,6 +56,12 @@ def test_late_replica_catches_up_from_a_snapshot(tmp_path: pathlib.Path) -> None
         group = RaftGroup(fsm, config)
         groups.append(group)
         return group
+
+    return start, groups
+
+
+def test_late_replica_catches_up_from_a_snapshot(tmp_path: pathlib.Path) -> None:
+    start, groups = replica_starter(tmp_path)
 
     try:
         first = [start(0), start(1)]

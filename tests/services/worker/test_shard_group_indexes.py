@@ -5,16 +5,13 @@ starts after the others compacted their logs gets it from the snapshot."""
 from __future__ import annotations
 
 import pathlib
-import secrets
 
 import pytest
 
-from vectron.raft import RaftConfig, RaftGroup
-from vectron.services.worker.fsm import ShardStateMachine, decode_result
+from vectron.services.worker.fsm import decode_result
 from vectron.v1 import worker_pb2
 
-from .cluster import free_ports
-from .test_shard_group import CONFIG, upsert_cmd, wait
+from .test_shard_group import replica_starter, upsert_cmd, wait
 
 pytestmark = pytest.mark.slow
 
@@ -26,19 +23,7 @@ def index_cmd(field: str, index_type: str = "", drop: bool = False) -> bytes:
 
 
 def test_an_index_reaches_every_replica_and_travels_in_snapshots(tmp_path: pathlib.Path) -> None:
-    addresses = [f"127.0.0.1:{p}" for p in free_ports(3)]
-    password = secrets.token_hex(8)
-    groups: list[RaftGroup] = []
-
-    def start(i: int) -> RaftGroup:
-        fsm = ShardStateMachine(tmp_path / f"r{i}" / "points", CONFIG, durable=False, map_size=1 << 26)
-        config = RaftConfig(
-            self_address=addresses[i], peers=addresses, data_dir=str(tmp_path / f"r{i}" / "raft"), password=password,
-            durable=False, log_compaction_min_entries=10, log_compaction_min_time=0.5,
-        )
-        group = RaftGroup(fsm, config)
-        groups.append(group)
-        return group
+    start, groups = replica_starter(tmp_path)
 
     try:
         first = [start(0), start(1)]
