@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from vectron.errors import NotFound
+from vectron.raft.durable_file import write_atomic
 from vectron.services.worker.fsm import ShardStateMachine
 from vectron.store import CollectionConfig, HnswParams
 from vectron.v1 import placement_pb2
@@ -163,7 +164,7 @@ class ReplicaHost:
                 return existing
             folder = self.folder_of(*key)
             folder.mkdir(parents=True, exist_ok=True)
-            _write_atomic(folder / MANIFEST, assignment.SerializeToString())
+            write_atomic(str(folder / MANIFEST), assignment.SerializeToString())
             fsm = ShardStateMachine(
                 folder / "points", collection_config(assignment.collection, assignment.shard_id),
                 durable=self._durable, map_size=self._map_size,
@@ -205,7 +206,7 @@ class ReplicaHost:
             replica = self._replicas.get(key)
             if replica is None or replica.assignment == assignment:
                 return
-            _write_atomic(replica.folder / MANIFEST, assignment.SerializeToString())
+            write_atomic(str(replica.folder / MANIFEST), assignment.SerializeToString())
             replica.reassign(assignment)
         log.info("shard %s/%d members now %s", key[0], key[1], ", ".join(r.raft_address for r in assignment.replicas))
 
@@ -274,10 +275,3 @@ def _stop(replica: ShardReplica) -> None:
         log.exception("closing shard %s/%d failed", *replica.key)
 
 
-def _write_atomic(path: pathlib.Path, data: bytes) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as out:
-        out.write(data)
-        out.flush()
-        os.fsync(out.fileno())
-    os.replace(tmp, path)
