@@ -28,6 +28,7 @@ from concurrent import futures
 
 import grpc
 
+from vectron.raft.durable_file import write_atomic
 from vectron.services.channels import open_channel
 from vectron.services.worker.replicas import ReplicaHost
 from vectron.v1 import placement_pb2, placement_pb2_grpc
@@ -168,12 +169,7 @@ class PlacementAgent:
     def _save_version(self, version: int) -> None:
         if self._state_file is None:
             return
-        tmp = self._state_file.with_name(self._state_file.name + ".tmp")
-        with open(tmp, "w") as out:
-            out.write(f"{version}\n")
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp, self._state_file)
+        write_atomic(str(self._state_file), f"{version}\n".encode())
 
     def _register(self) -> bool:
         for address, stub in self._stubs.items():
